@@ -1,0 +1,73 @@
+/* bridge.h - the MQTT side of the gateway (Paho MQTT C, asynchronous API).
+ * It connects to the broker with a will on {prefix}/gateway/status, reconnects with backoff,
+ * and publishes what the LwM2M side reports, translated by mappings/. Paho's own threads only
+ * put events into a locked inbox and signal an eventfd; everything else runs on the loop
+ * thread in bridge_process(). */
+#ifndef BRIDGE_H
+#define BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwm2m.h"
+
+/* ---- configuration (filled by the daemon's config loader) ---- */
+
+struct bridge_tls {
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    bool verify_hostname;   /* default true */
+};
+
+struct bridge_config {
+    char *uri;              /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// too) */
+    char *client_id;
+    char *topic_prefix;
+    int qos;                /* 0, 1 or 2: for every publication without a mapping's own */
+    char *username;         /* NULL: none */
+    char *password;         /* NULL: none; never logged */
+    int version;            /* 4 (MQTT 3.1.1) or 5 */
+    int keepalive;          /* seconds */
+    int reconnect_min;      /* seconds before the first reconnect attempt */
+    int reconnect_max;      /* backoff ceiling, seconds */
+    int max_buffered;       /* messages kept while disconnected */
+    struct bridge_tls tls;
+};
+
+struct store_config {
+    char *path;
+    uint32_t hold_ttl;      /* seconds */
+    uint32_t hold_max;      /* held requests per endpoint */
+};
+
+struct bridge;
+
+/* Creates the client and starts connecting in the background. `cfg` is borrowed for the call.
+ * Returns NULL on failure (bad URI, TLS files unreadable), after logging why. */
+struct bridge *bridge_new(const struct bridge_config *cfg);
+
+/* Publishes the retained `offline` status, disconnects (waiting at most `timeout_ms` for the
+ * broker to take what is queued) and frees. bridge_free(NULL) does nothing. */
+void bridge_free(struct bridge *b, int timeout_ms);
+
+/* The eventfd that becomes readable when Paho has put something in the inbox. */
+int bridge_fd(const struct bridge *b);
+
+/* Takes everything out of the inbox and acts on it. Never blocks. */
+void bridge_process(struct bridge *b);
+
+/* True while connected to the broker. */
+bool bridge_connected(const struct bridge *b);
+
+/* Queues one publication (Paho copies it). qos -1 means the configured one. Returns GW_OK,
+ * -GW_ERR_FULL when Paho's buffer for a disconnected client is full (the message is dropped
+ * and counted), or -GW_ERR_IO. */
+int bridge_publish(struct bridge *b, const char *topic, const void *payload, size_t len, int qos,
+                   bool retain);
+
+/* The LwM2M callbacks that publish lifecycle topics; pass them with `b` to lwm2m_new(). */
+const struct lwm2m_callbacks *bridge_lwm2m_callbacks(void);
+
+#endif

@@ -1,0 +1,38 @@
+/* err.c - texts for the project's error codes (enum gw_err), and the two clocks. */
+#include "gw.h"
+
+const char *gw_strerror(int err)
+{
+    switch (err < 0 ? -err : err) {
+    case GW_OK: return "success";
+    case GW_ERR_NOMEM: return "out of memory";
+    case GW_ERR_INVALID: return "invalid input";
+    case GW_ERR_NOTFOUND: return "not found";
+    case GW_ERR_EXISTS: return "already exists";
+    case GW_ERR_FULL: return "full";
+    case GW_ERR_IO: return "input/output error";
+    case GW_ERR_UNSUPPORTED: return "not supported";
+    case GW_ERR_STORE: return "store failure";
+    case GW_AGAIN: return "try again";
+    }
+    return "unknown error";
+}
+
+#include <time.h>
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t gw_now_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t gw_now_wall_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}

@@ -1,0 +1,62 @@
+/* gw.h - the two things every module of the gateway shares: one error enum and the logger.
+ * This is the bottom of the module stack (base <- lwm2m <- mappings <- bridge <- main), so it
+ * depends on nothing but libc. */
+#ifndef GW_H
+#define GW_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every function that can fail returns GW_OK or one of these, negated (-GW_ERR_PARSE). */
+enum gw_err {
+    GW_OK = 0,
+    GW_ERR_NOMEM = 1,  /* allocation failed */
+    GW_ERR_INVALID,    /* outside input does not have the required form */
+    GW_ERR_NOTFOUND,   /* no such endpoint, location, key */
+    GW_ERR_EXISTS,     /* already there */
+    GW_ERR_FULL,       /* a bounded queue or table is full */
+    GW_ERR_IO,         /* a system call failed (errno was logged) */
+    GW_ERR_UNSUPPORTED,/* valid, but not something this gateway does */
+    GW_ERR_STORE,      /* the durable store failed */
+    GW_AGAIN,          /* not yet: try again later, nothing failed */
+};
+
+/* Returns a static, human-readable text for `err` (either sign). Never NULL. */
+const char *gw_strerror(int err);
+
+enum gw_log_level { GW_LOG_ERROR = 0, GW_LOG_WARN, GW_LOG_INFO, GW_LOG_DEBUG };
+
+/* Sets the most verbose level that is written. The default is GW_LOG_INFO. Not thread-safe:
+ * call at start-up or from the loop thread. */
+void log_set_level(enum gw_log_level level);
+
+/* Returns the level in force. */
+enum gw_log_level log_get_level(void);
+
+/* Parses "error", "warn", "info" or "debug". Returns GW_OK or -GW_ERR_INVALID. */
+int log_parse_level(const char *text, enum gw_log_level *out);
+
+/* Writes one line to stderr: an ISO 8601 UTC timestamp, the level, then the formatted text,
+ * which by house style is `event key=value key=value`. A trailing newline is added; newlines
+ * inside the text are escaped so that one event is always one line. Thread-safe. */
+void log_write(enum gw_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_enabled(lvl) ((lvl) <= log_get_level())
+#define log_error(...) log_write(GW_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_write(GW_LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_write(GW_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (log_enabled(GW_LOG_DEBUG))                                                             \
+            log_write(GW_LOG_DEBUG, __VA_ARGS__);                                                  \
+    } while (0)
+
+/* Milliseconds on CLOCK_MONOTONIC (for deadlines) and since the epoch (for `ts` fields). */
+int64_t gw_now_mono_ms(void);
+int64_t gw_now_wall_ms(void);
+
+#define GW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
