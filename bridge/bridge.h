@@ -18,28 +18,28 @@ struct bridge_tls {
     char *ca_file;
     char *cert_file;
     char *key_file;
-    bool verify_hostname;   /* default true */
+    bool verify_hostname; /* default true */
 };
 
 struct bridge_config {
-    char *uri;              /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// too) */
+    char *uri; /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// too) */
     char *client_id;
     char *topic_prefix;
-    int qos;                /* 0, 1 or 2: for every publication without a mapping's own */
-    char *username;         /* NULL: none */
-    char *password;         /* NULL: none; never logged */
-    int version;            /* 4 (MQTT 3.1.1) or 5 */
-    int keepalive;          /* seconds */
-    int reconnect_min;      /* seconds before the first reconnect attempt */
-    int reconnect_max;      /* backoff ceiling, seconds */
-    int max_buffered;       /* messages kept while disconnected */
+    int qos;           /* 0, 1 or 2: for every publication without a mapping's own */
+    char *username;    /* NULL: none */
+    char *password;    /* NULL: none; never logged */
+    int version;       /* 4 (MQTT 3.1.1) or 5 */
+    int keepalive;     /* seconds */
+    int reconnect_min; /* seconds before the first reconnect attempt */
+    int reconnect_max; /* backoff ceiling, seconds */
+    int max_buffered;  /* messages kept while disconnected */
     struct bridge_tls tls;
 };
 
 struct store_config {
     char *path;
-    uint32_t hold_ttl;      /* seconds */
-    uint32_t hold_max;      /* held requests per endpoint */
+    uint32_t hold_ttl; /* seconds */
+    uint32_t hold_max; /* held requests per endpoint */
 };
 
 struct bridge;
@@ -58,6 +58,10 @@ int bridge_fd(const struct bridge *b);
 /* Takes everything out of the inbox and acts on it. Never blocks. */
 void bridge_process(struct bridge *b);
 
+/* Milliseconds on CLOCK_MONOTONIC at which bridge_process() must run even if bridge_fd() stays
+ * quiet (the next reconnect attempt), or -1 for never. */
+int64_t bridge_next_deadline(const struct bridge *b);
+
 /* True while connected to the broker. */
 bool bridge_connected(const struct bridge *b);
 
@@ -67,7 +71,7 @@ bool bridge_connected(const struct bridge *b);
 int bridge_publish(struct bridge *b, const char *topic, const void *payload, size_t len, int qos,
                    bool retain);
 
-/* The LwM2M callbacks that publish lifecycle topics; pass them with `b` to lwm2m_new(). */
-const struct lwm2m_callbacks *bridge_lwm2m_callbacks(void);
+/* The LwM2M callbacks that publish lifecycle topics; pass them with `b` to server_new(). */
+const struct server_callbacks *bridge_server_callbacks(void);
 
 #endif

@@ -1,1 +1,410 @@
-/* placeholder: being written */
+/* mqtt.c - the broker connection (Paho MQTT C, asynchronous API) and the lifecycle topics.
+ * Paho calls us back on its own threads; those callbacks only append an event to a locked
+ * inbox and signal an eventfd, so that all state is touched by the loop thread alone.
+ * Reconnection is ours, not Paho's: Paho's automatic reconnect does not cover a first connect
+ * that fails (a gateway started before its broker), and one backoff for both cases is simpler
+ * to reason about. Publications made while disconnected wait in Paho's bounded buffer. */
+#include "bridge.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <MQTTAsync.h>
+
+#include "gw.h"
+#include "mappings.h"
+
+enum inbox_kind { INBOX_CONNECTED, INBOX_CONNECT_FAILED, INBOX_CONNECTION_LOST };
+
+struct inbox_event {
+    enum inbox_kind kind;
+    int code;
+    char text[160];
+    struct inbox_event *next;
+};
+
+struct bridge {
+    MQTTAsync client;
+    int version;
+    int qos;
+    char *prefix;
+    char *uri;
+    char *status_topic; /* {prefix}/gateway/status */
+    char *username;
+    char *password;
+    struct bridge_tls tls;
+    int keepalive;
+    int reconnect_min_ms;
+    int reconnect_max_ms;
+    int backoff_ms;       /* the wait before the next attempt */
+    int64_t reconnect_at; /* monotonic ms, -1: no attempt scheduled */
+    bool connecting;
+    bool connected;
+    unsigned long dropped;
+
+    int efd;
+    pthread_mutex_t lock;
+    struct inbox_event *head, *tail;
+};
+
+/* ---- the inbox: the only thing Paho's threads touch ---- */
+
+static void inbox_put(struct bridge *b, enum inbox_kind kind, int code, const char *text)
+{
+    struct inbox_event *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return; /* the loop will notice the state through the next event or the reconnect */
+    ev->kind = kind;
+    ev->code = code;
+    if (text)
+        snprintf(ev->text, sizeof(ev->text), "%s", text);
+    pthread_mutex_lock(&b->lock);
+    if (b->tail)
+        b->tail->next = ev;
+    else
+        b->head = ev;
+    b->tail = ev;
+    pthread_mutex_unlock(&b->lock);
+    uint64_t one = 1;
+    ssize_t w = write(b->efd, &one, sizeof(one));
+    (void)w;
+}
+
+static void on_connected(void *ctx, char *cause)
+{
+    (void)cause;
+    inbox_put(ctx, INBOX_CONNECTED, 0, NULL);
+}
+
+static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    inbox_put(ctx, INBOX_CONNECT_FAILED, resp ? resp->code : 0, resp ? resp->message : NULL);
+}
+
+static void on_connect_failure5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    inbox_put(ctx, INBOX_CONNECT_FAILED, resp ? resp->code : 0, resp ? resp->message : NULL);
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+    inbox_put(ctx, INBOX_CONNECTION_LOST, 0, cause);
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    (void)ctx;
+    (void)topic_len;
+    /* Nothing is subscribed yet; anything that arrives is dropped. */
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+/* ---- connecting ---- */
+
+static void start_connect(struct bridge *b)
+{
+    MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_connectOptions opts5 = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_connectOptions *o = b->version == 5 ? &opts5 : &opts;
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+
+    will.topicName = b->status_topic;
+    will.message = "offline";
+    will.retained = 1;
+    will.qos = 1;
+    o->will = &will;
+    o->keepAliveInterval = b->keepalive;
+    if (b->version == 5) {
+        o->cleanstart = 1;
+        o->onFailure5 = on_connect_failure5;
+    } else {
+        o->cleansession = 1;
+        o->onFailure = on_connect_failure;
+    }
+    o->context = b;
+    o->connectTimeout = 10;
+    o->username = b->username;
+    o->password = b->password;
+    if (strncmp(b->uri, "ssl://", 6) == 0 || strncmp(b->uri, "mqtts://", 8) == 0 ||
+        strncmp(b->uri, "wss://", 6) == 0) {
+        ssl.trustStore = b->tls.ca_file;
+        ssl.keyStore = b->tls.cert_file;
+        ssl.privateKey = b->tls.key_file;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = b->tls.verify_hostname ? 1 : 0;
+        o->ssl = &ssl;
+    }
+    int rc = MQTTAsync_connect(b->client, o);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_warn("mqtt-connect-failed uri=%s code=%d", b->uri, rc);
+        b->reconnect_at = gw_now_mono_ms() + b->backoff_ms;
+        return;
+    }
+    b->connecting = true;
+    b->reconnect_at = -1;
+}
+
+static void schedule_reconnect(struct bridge *b)
+{
+    b->reconnect_at = gw_now_mono_ms() + b->backoff_ms;
+    log_info("mqtt-reconnect-scheduled uri=%s in_ms=%d", b->uri, b->backoff_ms);
+    b->backoff_ms =
+        b->backoff_ms * 2 > b->reconnect_max_ms ? b->reconnect_max_ms : b->backoff_ms * 2;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+struct bridge *bridge_new(const struct bridge_config *cfg)
+{
+    struct bridge *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->efd = -1;
+    pthread_mutex_init(&b->lock, NULL);
+    b->version = cfg->version == 5 ? 5 : 4;
+    b->qos = cfg->qos;
+    b->keepalive = cfg->keepalive;
+    b->reconnect_min_ms = (cfg->reconnect_min > 0 ? cfg->reconnect_min : 1) * 1000;
+    b->reconnect_max_ms = (cfg->reconnect_max > 0 ? cfg->reconnect_max : 60) * 1000;
+    b->backoff_ms = b->reconnect_min_ms;
+    b->reconnect_at = -1;
+    b->prefix = strdup(cfg->topic_prefix);
+    b->uri = strdup(cfg->uri);
+    b->username = dup_or_null(cfg->username);
+    b->password = dup_or_null(cfg->password);
+    b->tls.ca_file = dup_or_null(cfg->tls.ca_file);
+    b->tls.cert_file = dup_or_null(cfg->tls.cert_file);
+    b->tls.key_file = dup_or_null(cfg->tls.key_file);
+    b->tls.verify_hostname = cfg->tls.verify_hostname;
+    if (!b->prefix || !b->uri || asprintf(&b->status_topic, "%s/gateway/status", b->prefix) < 0) {
+        b->status_topic = NULL;
+        goto out_free;
+    }
+    b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (b->efd < 0) {
+        log_error("startup-failed reason=\"eventfd: %s\"", strerror(errno));
+        goto out_free;
+    }
+
+    MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
+    create.MQTTVersion = b->version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+    create.sendWhileDisconnected = 1;
+    create.allowDisconnectedSendAtAnyTime = 1;
+    create.maxBufferedMessages = cfg->max_buffered > 0 ? cfg->max_buffered : 1;
+    int rc = MQTTAsync_createWithOptions(&b->client, b->uri, cfg->client_id,
+                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &create);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_error("mqtt-create-failed uri=%s code=%d reason=\"%s\"", b->uri, rc,
+                  MQTTAsync_strerror(rc));
+        b->client = NULL;
+        goto out_free;
+    }
+    MQTTAsync_setCallbacks(b->client, b, on_connection_lost, on_message, NULL);
+    MQTTAsync_setConnected(b->client, b, on_connected);
+    log_info("mqtt-connecting uri=%s client_id=%s version=%s", b->uri, cfg->client_id,
+             b->version == 5 ? "5" : "3.1.1");
+    start_connect(b);
+    return b;
+
+out_free:
+    bridge_free(b, 0);
+    return NULL;
+}
+
+static void on_connected_event(struct bridge *b)
+{
+    b->connected = true;
+    b->connecting = false;
+    b->backoff_ms = b->reconnect_min_ms;
+    log_info("mqtt-connected uri=%s", b->uri);
+    bridge_publish(b, b->status_topic, "online", 6, 1, true);
+}
+
+void bridge_process(struct bridge *b)
+{
+    uint64_t count;
+    ssize_t r = read(b->efd, &count, sizeof(count));
+    (void)r;
+    pthread_mutex_lock(&b->lock);
+    struct inbox_event *ev = b->head;
+    b->head = b->tail = NULL;
+    pthread_mutex_unlock(&b->lock);
+
+    while (ev) {
+        struct inbox_event *next = ev->next;
+        switch (ev->kind) {
+        case INBOX_CONNECTED:
+            on_connected_event(b);
+            break;
+        case INBOX_CONNECT_FAILED:
+            b->connecting = false;
+            log_warn("mqtt-connect-failed uri=%s code=%d reason=\"%s\"", b->uri, ev->code,
+                     ev->text[0] ? ev->text : MQTTAsync_strerror(ev->code));
+            schedule_reconnect(b);
+            break;
+        case INBOX_CONNECTION_LOST:
+            b->connected = false;
+            log_warn("mqtt-connection-lost uri=%s reason=\"%s\"", b->uri,
+                     ev->text[0] ? ev->text : "unknown");
+            schedule_reconnect(b);
+            break;
+        }
+        free(ev);
+        ev = next;
+    }
+    if (b->reconnect_at >= 0 && gw_now_mono_ms() >= b->reconnect_at && !b->connecting &&
+        !b->connected)
+        start_connect(b);
+}
+
+int64_t bridge_next_deadline(const struct bridge *b)
+{
+    return b->reconnect_at;
+}
+
+int bridge_fd(const struct bridge *b)
+{
+    return b->efd;
+}
+
+bool bridge_connected(const struct bridge *b)
+{
+    return b->connected;
+}
+
+int bridge_publish(struct bridge *b, const char *topic, const void *payload, size_t len, int qos,
+                   bool retain)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    m.payload = (void *)payload;
+    m.payloadlen = (int)len;
+    m.qos = qos < 0 ? b->qos : qos;
+    m.retained = retain ? 1 : 0;
+    int rc = MQTTAsync_sendMessage(b->client, topic, &m, &ro);
+    if (rc == MQTTASYNC_SUCCESS)
+        return GW_OK;
+    b->dropped++;
+    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%lu", topic, rc,
+             MQTTAsync_strerror(rc), b->dropped);
+    return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ? -GW_ERR_FULL : -GW_ERR_IO;
+}
+
+void bridge_free(struct bridge *b, int timeout_ms)
+{
+    if (!b)
+        return;
+    if (b->client) {
+        if (MQTTAsync_isConnected(b->client)) {
+            /* A clean stop does not fire the will: say "offline" ourselves, and give the
+             * broker a moment to take it and whatever else is queued. */
+            MQTTAsync_message m = MQTTAsync_message_initializer;
+            MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+            m.payload = "offline";
+            m.payloadlen = 7;
+            m.qos = 1;
+            m.retained = 1;
+            if (MQTTAsync_sendMessage(b->client, b->status_topic, &m, &ro) == MQTTASYNC_SUCCESS)
+                MQTTAsync_waitForCompletion(b->client, ro.token, (unsigned long)timeout_ms);
+            MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+            d.timeout = timeout_ms;
+            MQTTAsync_disconnect(b->client, &d);
+            for (int waited = 0; waited < timeout_ms && MQTTAsync_isConnected(b->client);
+                 waited += 10)
+                usleep(10000);
+        }
+        MQTTAsync_destroy(&b->client);
+    }
+    struct inbox_event *ev = b->head;
+    while (ev) {
+        struct inbox_event *next = ev->next;
+        free(ev);
+        ev = next;
+    }
+    if (b->efd >= 0)
+        close(b->efd);
+    pthread_mutex_destroy(&b->lock);
+    free(b->prefix);
+    free(b->uri);
+    free(b->status_topic);
+    free(b->username);
+    free(b->password);
+    free(b->tls.ca_file);
+    free(b->tls.cert_file);
+    free(b->tls.key_file);
+    free(b);
+}
+
+/* ---- lifecycle topics: the LwM2M callbacks ---- */
+
+static void publish_device(struct bridge *b, const char *ep, const char *leaf, const char *text,
+                           bool retain)
+{
+    char topic[512];
+    if (mappings_device_topic(b->prefix, ep, leaf, topic, sizeof(topic)) < 0) {
+        log_warn("mqtt-topic-too-long ep=%s leaf=%s", ep, leaf);
+        return;
+    }
+    bridge_publish(b, topic, text ? text : "", text ? strlen(text) : 0, -1, retain);
+}
+
+static void publish_json(struct bridge *b, const char *ep, const char *leaf, char *json,
+                         bool retain)
+{
+    if (!json) {
+        log_error("mqtt-publish-dropped ep=%s leaf=%s reason=\"out of memory\"", ep, leaf);
+        return;
+    }
+    publish_device(b, ep, leaf, json, retain);
+    free(json);
+}
+
+static void cb_registered(void *ctx, const struct registration *reg)
+{
+    struct bridge *b = ctx;
+    publish_device(b, reg->ep, "status", "online", true);
+    publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
+    publish_json(b, reg->ep, "event", mappings_event_json("registered", reg, 0, gw_now_wall_ms()),
+                 false);
+}
+
+static void cb_updated(void *ctx, const struct registration *reg, unsigned changed)
+{
+    struct bridge *b = ctx;
+    publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
+    publish_json(b, reg->ep, "event",
+                 mappings_event_json("updated", reg, changed, gw_now_wall_ms()), false);
+}
+
+static void cb_gone(void *ctx, const struct registration *reg, enum reg_gone why)
+{
+    struct bridge *b = ctx;
+    if (why == GW_GONE_REPLACED)
+        return; /* the new registration's messages follow at once and say it all */
+    const char *event = why == GW_GONE_EXPIRED ? "expired" : "deregistered";
+    publish_device(b, reg->ep, "status", "offline", true);
+    publish_device(b, reg->ep, "registration", NULL, true); /* empty retained: cleared */
+    publish_json(b, reg->ep, "event", mappings_event_json(event, reg, 0, gw_now_wall_ms()), false);
+}
+
+static const struct server_callbacks lifecycle_callbacks = {
+    .on_registered = cb_registered,
+    .on_updated = cb_updated,
+    .on_gone = cb_gone,
+};
+
+const struct server_callbacks *bridge_server_callbacks(void)
+{
+    return &lifecycle_callbacks;
+}

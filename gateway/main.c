@@ -1,1 +1,292 @@
-int main(void){return 0;}
+/* main.c - the daemon: command line, configuration, wiring, and the event loop.
+ * One thread owns all gateway state and waits in one epoll on libcoap's descriptor, the
+ * bridge's eventfd (Paho's inbox), a timerfd armed for the earliest deadline of any module,
+ * and a signalfd. Nothing runs at a fixed rate: an idle gateway sleeps in epoll_wait. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "conffile.h"
+#include "gw.h"
+#include "lwm2m.h"
+
+#define DEFAULT_CONFIG "/etc/lwm2m-mqtt-gateway/gateway.conf"
+#define STOP_TIMEOUT_MS 3000
+
+enum exit_code { EXIT_OK = 0, EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: lwm2m-mqtt-gateway [-c FILE] [--check-config] [--log-level LEVEL] "
+            "[--version] [--help]\n"
+            "\n"
+            "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+            "      --check-config   validate the configuration, print every problem, exit\n"
+            "      --log-level L    error, warn, info (default) or debug\n"
+            "  -V, --version        print the version and exit\n"
+            "  -h, --help           print this help and exit\n"
+            "\n"
+            "environment: LWM2M_GW_MQTT_URI, LWM2M_GW_MQTT_USERNAME, LWM2M_GW_MQTT_PASSWORD,\n"
+            "             LWM2M_GW_LOG_LEVEL override the file (the command line wins over\n"
+            "             LWM2M_GW_LOG_LEVEL)\n"
+            "exit status: 0 clean stop, 1 invalid configuration, 2 bad usage, 3 runtime failure\n");
+}
+
+static void print_problems(const struct conffile_problems *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        fprintf(stderr, "%s\n", p->lines[i]);
+}
+
+struct daemon {
+    struct gw_config cfg;
+    struct server *lwm2m;
+    struct bridge *bridge;
+    int epfd;
+    int sigfd;
+    int timerfd;
+    int64_t armed_at; /* the deadline the timerfd is armed for, -1 when disarmed */
+};
+
+static int watch(int epfd, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+static void arm_timer(struct daemon *d, int64_t deadline)
+{
+    if (deadline == d->armed_at)
+        return;
+    struct itimerspec its = {0};
+    if (deadline >= 0) {
+        if (deadline == 0)
+            deadline = 1; /* 0 would disarm */
+        its.it_value.tv_sec = deadline / 1000;
+        its.it_value.tv_nsec = (deadline % 1000) * 1000000L;
+    }
+    timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+    d->armed_at = deadline;
+}
+
+/* SIGHUP: re-read the file and take its observe, mappings and commands rules. A file with
+ * problems is reported and the rules in force stay. Registrations are not touched. */
+static void reload(struct daemon *d)
+{
+    struct gw_config fresh;
+    struct conffile_problems problems = {0};
+    if (conffile_load(d->cfg.file, &fresh, &problems) < 0) {
+        for (size_t i = 0; i < problems.n; i++)
+            log_error("reload-problem %s", problems.lines[i]);
+        log_error("reload-failed file=%s problems=%zu reason=\"the rules in force stay\"",
+                  d->cfg.file, problems.n);
+        conffile_problems_clear(&problems);
+        return;
+    }
+    struct mappings_config old = d->cfg.rules;
+    d->cfg.rules = fresh.rules;
+    fresh.rules = old;
+    conffile_clear(&fresh);
+    conffile_problems_clear(&problems);
+    log_info("reloaded file=%s observe=%zu mappings=%zu commands=%zu", d->cfg.file,
+             d->cfg.rules.n_observe, d->cfg.rules.n_mappings, d->cfg.rules.n_commands);
+}
+
+/* Returns EXIT_OK after SIGTERM or SIGINT, EXIT_RUNTIME when the loop itself fails. */
+static int run(struct daemon *d)
+{
+    struct epoll_event events[8];
+    for (;;) {
+        arm_timer(d, earliest(server_next_deadline(d->lwm2m), bridge_next_deadline(d->bridge)));
+        int n = epoll_wait(d->epfd, events, (int)GW_ARRAY_LEN(events), -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("loop-failed reason=\"epoll_wait: %s\"", strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        bool coap = false, mqtt = false;
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            if (fd == d->sigfd) {
+                struct signalfd_siginfo si;
+                while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP) {
+                        reload(d);
+                    } else {
+                        log_info("stopping signal=%s", strsignal((int)si.ssi_signo));
+                        return EXIT_OK;
+                    }
+                }
+            } else if (fd == d->timerfd) {
+                uint64_t expirations;
+                ssize_t r = read(d->timerfd, &expirations, sizeof(expirations));
+                (void)r;
+                d->armed_at = -1;
+                coap = mqtt = true;
+            } else if (fd == bridge_fd(d->bridge)) {
+                mqtt = true;
+            } else {
+                coap = true;
+            }
+        }
+        if (mqtt)
+            bridge_process(d->bridge);
+        if (coap)
+            server_process(d->lwm2m);
+    }
+}
+
+static int setup_fds(struct daemon *d)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    /* Blocked before any thread exists (Paho starts its own), so that every thread inherits
+     * the mask and the signals reach only the signalfd. */
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    d->armed_at = -1;
+    if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0) {
+        log_error("startup-failed reason=\"%s\"", strerror(errno));
+        return -GW_ERR_IO;
+    }
+    return GW_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = DEFAULT_CONFIG, *level_arg = NULL;
+    bool check_only = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:Vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'k':
+            check_only = true;
+            break;
+        case 'l':
+            level_arg = optarg;
+            break;
+        case 'V':
+            printf("lwm2m-mqtt-gateway %s\n", GW_VERSION);
+            return EXIT_OK;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lwm2m-mqtt-gateway: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    enum gw_log_level level = GW_LOG_INFO;
+    const char *env_level = getenv("LWM2M_GW_LOG_LEVEL");
+    if (env_level && *env_level && log_parse_level(env_level, &level) < 0) {
+        fprintf(stderr,
+                "lwm2m-mqtt-gateway: LWM2M_GW_LOG_LEVEL: '%s' is not one of error, "
+                "warn, info, debug\n",
+                env_level);
+        return EXIT_USAGE;
+    }
+    if (level_arg && log_parse_level(level_arg, &level) < 0) {
+        fprintf(stderr,
+                "lwm2m-mqtt-gateway: --log-level: '%s' is not one of error, warn, "
+                "info, debug\n",
+                level_arg);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    log_set_level(level);
+
+    struct daemon d = {.epfd = -1, .sigfd = -1, .timerfd = -1};
+    struct conffile_problems problems = {0};
+    int rc = conffile_load(file, &d.cfg, &problems);
+    if (rc == GW_OK)
+        rc = conffile_apply_env(&d.cfg, &problems);
+    print_problems(&problems);
+    if (rc < 0) {
+        fprintf(stderr, "lwm2m-mqtt-gateway: %s: %zu problem%s, not starting\n", file, problems.n,
+                problems.n == 1 ? "" : "s");
+        conffile_problems_clear(&problems);
+        conffile_clear(&d.cfg);
+        return EXIT_CONFIG;
+    }
+    conffile_problems_clear(&problems);
+    if (check_only) {
+        printf("%s: ok\n", file);
+        conffile_clear(&d.cfg);
+        return EXIT_OK;
+    }
+
+    int status = EXIT_RUNTIME;
+    if (setup_fds(&d) < 0)
+        goto out;
+    d.bridge = bridge_new(&d.cfg.mqtt);
+    if (!d.bridge)
+        goto out;
+    d.lwm2m = server_new(&d.cfg.lwm2m, bridge_server_callbacks(), d.bridge);
+    if (!d.lwm2m)
+        goto out;
+    if (watch(d.epfd, d.sigfd) < 0 || watch(d.epfd, d.timerfd) < 0 ||
+        watch(d.epfd, bridge_fd(d.bridge)) < 0 || watch(d.epfd, server_fd(d.lwm2m)) < 0) {
+        log_error("startup-failed reason=\"epoll_ctl: %s\"", strerror(errno));
+        goto out;
+    }
+    log_info("started version=%s config=%s listeners=%zu mqtt=%s prefix=%s observe=%zu "
+             "mappings=%zu commands=%zu",
+             GW_VERSION, file, d.cfg.lwm2m.n_listen, d.cfg.mqtt.uri, d.cfg.mqtt.topic_prefix,
+             d.cfg.rules.n_observe, d.cfg.rules.n_mappings, d.cfg.rules.n_commands);
+    status = run(&d);
+
+out:
+    server_free(d.lwm2m);
+    bridge_free(d.bridge, STOP_TIMEOUT_MS);
+    if (d.epfd >= 0)
+        close(d.epfd);
+    if (d.sigfd >= 0)
+        close(d.sigfd);
+    if (d.timerfd >= 0)
+        close(d.timerfd);
+    conffile_clear(&d.cfg);
+    log_info("stopped status=%d", status);
+    return status;
+}

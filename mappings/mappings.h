@@ -30,29 +30,29 @@ enum request_op {
 };
 
 struct observe_rule {
-    char *path;          /* /oid, /oid/iid or /oid/iid/rid; no wildcards */
-    char *endpoint;      /* glob on the endpoint name, NULL for every device */
-    int32_t pmin, pmax;  /* seconds, -1 when not set */
+    char *path;         /* /oid, /oid/iid or /oid/iid/rid; no wildcards */
+    char *endpoint;     /* glob on the endpoint name, NULL for every device */
+    int32_t pmin, pmax; /* seconds, -1 when not set */
     double gt, lt, st;
     bool has_gt, has_lt, has_st;
-    int line;            /* where it was written, for messages */
+    int line; /* where it was written, for messages */
 };
 
 struct mapping_rule {
-    char *path;          /* may use `*` for one level */
-    char *endpoint;      /* glob, NULL for every device */
-    char *topic;         /* template with {prefix} {ep} {oid} {iid} {rid} {riid} {object} {resource} */
+    char *path;     /* may use `*` for one level */
+    char *endpoint; /* glob, NULL for every device */
+    char *topic;    /* template with {prefix} {ep} {oid} {iid} {rid} {riid} {object} {resource} */
     enum mapping_payload payload;
     bool retain;
-    int qos;             /* -1: mqtt.qos */
+    int qos; /* -1: mqtt.qos */
     int line;
 };
 
 struct command_rule {
-    char *topic;         /* template; must contain {ep}; {iid} {rid} {riid} may be used */
+    char *topic; /* template; must contain {ep}; {iid} {rid} {riid} may be used */
     enum request_op op;
-    char *path;          /* may use the variables the topic binds */
-    char *format;        /* content format name, NULL for the default */
+    char *path;   /* may use the variables the topic binds */
+    char *format; /* content format name, NULL for the default */
     int line;
 };
 
@@ -98,12 +98,12 @@ int mappings_device_topic(const char *prefix, const char *ep, const char *leaf, 
 
 /* The retained registration document of SPEC section 3. Returns a malloc'd NUL-terminated JSON
  * text the caller frees, or NULL when out of memory. */
-char *mappings_registration_json(const struct lwm2m_registration *reg);
+char *mappings_registration_json(const struct registration *reg);
 
 /* The event document: `event` is "registered", "updated", "deregistered" or "expired"; `ts` in
- * ms since the epoch; for "updated" the fields named by `changed` (enum lwm2m_change) are
+ * ms since the epoch; for "updated" the fields named by `changed` (enum reg_change) are
  * included with their new values. Returns malloc'd JSON the caller frees, or NULL. */
-char *mappings_event_json(const char *event, const struct lwm2m_registration *reg,
-                          unsigned changed, int64_t ts);
+char *mappings_event_json(const char *event, const struct registration *reg, unsigned changed,
+                          int64_t ts);
 
 #endif

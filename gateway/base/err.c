@@ -4,16 +4,26 @@
 const char *gw_strerror(int err)
 {
     switch (err < 0 ? -err : err) {
-    case GW_OK: return "success";
-    case GW_ERR_NOMEM: return "out of memory";
-    case GW_ERR_INVALID: return "invalid input";
-    case GW_ERR_NOTFOUND: return "not found";
-    case GW_ERR_EXISTS: return "already exists";
-    case GW_ERR_FULL: return "full";
-    case GW_ERR_IO: return "input/output error";
-    case GW_ERR_UNSUPPORTED: return "not supported";
-    case GW_ERR_STORE: return "store failure";
-    case GW_AGAIN: return "try again";
+    case GW_OK:
+        return "success";
+    case GW_ERR_NOMEM:
+        return "out of memory";
+    case GW_ERR_INVALID:
+        return "invalid input";
+    case GW_ERR_NOTFOUND:
+        return "not found";
+    case GW_ERR_EXISTS:
+        return "already exists";
+    case GW_ERR_FULL:
+        return "full";
+    case GW_ERR_IO:
+        return "input/output error";
+    case GW_ERR_UNSUPPORTED:
+        return "not supported";
+    case GW_ERR_STORE:
+        return "store failure";
+    case GW_AGAIN:
+        return "try again";
     }
     return "unknown error";
 }

@@ -11,15 +11,15 @@
 /* Every function that can fail returns GW_OK or one of these, negated (-GW_ERR_PARSE). */
 enum gw_err {
     GW_OK = 0,
-    GW_ERR_NOMEM = 1,  /* allocation failed */
-    GW_ERR_INVALID,    /* outside input does not have the required form */
-    GW_ERR_NOTFOUND,   /* no such endpoint, location, key */
-    GW_ERR_EXISTS,     /* already there */
-    GW_ERR_FULL,       /* a bounded queue or table is full */
-    GW_ERR_IO,         /* a system call failed (errno was logged) */
-    GW_ERR_UNSUPPORTED,/* valid, but not something this gateway does */
-    GW_ERR_STORE,      /* the durable store failed */
-    GW_AGAIN,          /* not yet: try again later, nothing failed */
+    GW_ERR_NOMEM = 1,   /* allocation failed */
+    GW_ERR_INVALID,     /* outside input does not have the required form */
+    GW_ERR_NOTFOUND,    /* no such endpoint, location, key */
+    GW_ERR_EXISTS,      /* already there */
+    GW_ERR_FULL,        /* a bounded queue or table is full */
+    GW_ERR_IO,          /* a system call failed (errno was logged) */
+    GW_ERR_UNSUPPORTED, /* valid, but not something this gateway does */
+    GW_ERR_STORE,       /* the durable store failed */
+    GW_AGAIN,           /* not yet: try again later, nothing failed */
 };
 
 /* Returns a static, human-readable text for `err` (either sign). Never NULL. */
@@ -40,8 +40,7 @@ int log_parse_level(const char *text, enum gw_log_level *out);
 /* Writes one line to stderr: an ISO 8601 UTC timestamp, the level, then the formatted text,
  * which by house style is `event key=value key=value`. A trailing newline is added; newlines
  * inside the text are escaped so that one event is always one line. Thread-safe. */
-void log_write(enum gw_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void log_write(enum gw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_enabled(lvl) ((lvl) <= log_get_level())
 #define log_error(...) log_write(GW_LOG_ERROR, __VA_ARGS__)

@@ -6,16 +6,16 @@
 
 #include <stddef.h>
 
-#define LINKFMT_MAX_LINKS 1024     /* links in one payload */
-#define LINKFMT_MAX_ATTRS 16       /* attributes on one link */
+#define LINKFMT_MAX_LINKS 1024 /* links in one payload */
+#define LINKFMT_MAX_ATTRS 16   /* attributes on one link */
 
 struct link_attr {
     char *name;
-    char *value;        /* unquoted; NULL for an attribute without value (";obs") */
+    char *value; /* unquoted; NULL for an attribute without value (";obs") */
 };
 
 struct link {
-    char *uri;          /* the text between < and > */
+    char *uri; /* the text between < and > */
     struct link_attr *attrs;
     size_t n_attrs;
 };
@@ -37,5 +37,18 @@ void linkfmt_clear(struct link_list *l);
 /* Returns the value of attribute `name` of `link` ("" for one without value), or NULL when the
  * link does not carry it. Borrowed from `link`. */
 const char *linkfmt_attr(const struct link *link, const char *name);
+
+/* Writes `l` as canonical link-format into `buf` (`len` bytes, NUL-terminated): links joined by
+ * ',' with no whitespace, each `<uri>` then `;name` or `;name=value` per attribute, in order. A
+ * value is quoted (with '"' and '\\' escaped) when it is empty, holds a byte that a ptoken may
+ * not (',', ';', space, ...), or belongs to an attribute that RFC 6690 writes quoted (anchor,
+ * title, rel, rev, rt, if); any other value is written bare. What the parser accepts, this writes
+ * back so that parsing the output yields the same list. Stores the length written, without the
+ * NUL, in `*written` (may be NULL). Returns GW_OK; -GW_ERR_FULL when `buf` is too small; or
+ * -GW_ERR_INVALID when a link cannot be written as valid link-format (an empty URI or one with a
+ * byte outside RFC 3986, an attribute name that is not a token, a control character in a value).
+ * On failure `buf` holds "" (when `len` > 0) and `*written` is 0. An empty list writes "", which
+ * linkfmt_parse() refuses as an empty payload. */
+int linkfmt_write(const struct link_list *l, char *buf, size_t len, size_t *written);
 
 #endif

@@ -1,1 +1,162 @@
-/* placeholder: being written */
+/* listen.c - parsing of the listen URIs of the configuration ("coap://0.0.0.0:5683",
+ * "coaps://[::]:5684") into scheme, host and port.
+ * Pure string work, kept apart from server.c so that the config loader can validate listeners
+ * without creating a libcoap context: a bad URI is a configuration problem, not a runtime one. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw.h"
+#include "lwm2m.h"
+
+#define LISTEN_HOST_MAX 253 /* longest DNS name */
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the reason into `err` and returns -GW_ERR_INVALID, for one-line error exits. */
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !errlen)
+        return -GW_ERR_INVALID;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -GW_ERR_INVALID;
+}
+
+/* A DNS name or a dotted IPv4 address: labels of letters, digits and '-', not starting or
+ * ending with '-'. All-numeric names must be a valid IPv4 address, so that "300.1.1.1" is
+ * refused here rather than sent to the resolver. */
+static int host_is_valid(const char *host, size_t len)
+{
+    size_t label = 0;
+    int numeric = 1;
+
+    if (len == 0 || len > LISTEN_HOST_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = host[i];
+        if (c == '.') {
+            if (label == 0 || host[i - 1] == '-')
+                return 0;
+            label = 0;
+            continue;
+        }
+        if (c == '-') {
+            if (label == 0)
+                return 0;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+            return 0;
+        }
+        if (c < '0' || c > '9')
+            numeric = 0;
+        if (++label > 63)
+            return 0;
+    }
+    if (label == 0 || host[len - 1] == '-')
+        return 0;
+    if (numeric) {
+        char buf[LISTEN_HOST_MAX + 1];
+        struct in_addr a;
+        memcpy(buf, host, len);
+        buf[len] = '\0';
+        return inet_pton(AF_INET, buf, &a) == 1;
+    }
+    return 1;
+}
+
+int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errlen)
+{
+    char v6[INET6_ADDRSTRLEN + 1];
+    const char *p, *host, *end;
+    size_t host_len;
+    unsigned long port;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!uri || !*uri)
+        return fail(err, errlen, "listen URI is empty");
+
+    if (strncasecmp(uri, "coaps://", 8) == 0) {
+        out->scheme = GW_SCHEME_COAPS;
+        port = 5684;
+        p = uri + 8;
+    } else if (strncasecmp(uri, "coap://", 7) == 0) {
+        out->scheme = GW_SCHEME_COAP;
+        port = 5683;
+        p = uri + 7;
+    } else {
+        return fail(err, errlen, "'%s' must start with coap:// or coaps://", uri);
+    }
+
+    if (*p == '[') {
+        host = p + 1;
+        end = strchr(host, ']');
+        if (!end)
+            return fail(err, errlen, "'%s' has '[' without ']'", uri);
+        host_len = (size_t)(end - host);
+        if (host_len == 0 || host_len >= sizeof(v6))
+            return fail(err, errlen, "'%s' has an invalid IPv6 address", uri);
+        memcpy(v6, host, host_len);
+        v6[host_len] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, v6, &a6) != 1)
+            return fail(err, errlen, "'%s' has an invalid IPv6 address '%s'", uri, v6);
+        p = end + 1;
+    } else {
+        host = p;
+        while (*p && *p != ':' && *p != '/')
+            p++;
+        host_len = (size_t)(p - host);
+        if (host_len == 0)
+            return fail(err, errlen, "'%s' has no host", uri);
+        if (!host_is_valid(host, host_len))
+            return fail(err, errlen, "'%s' has an invalid host (IPv6 addresses go in [ ])", uri);
+    }
+
+    if (*p == ':') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return fail(err, errlen, "'%s' has an invalid port", uri);
+        port = 0;
+        while (*p >= '0' && *p <= '9' && port <= 65535)
+            port = port * 10 + (unsigned long)(*p++ - '0');
+        if (port < 1 || port > 65535)
+            return fail(err, errlen, "'%s' port must be 1-65535", uri);
+    }
+    /* A lone trailing '/' is harmless; a path, query or anything else is a mistake. */
+    if (*p == '/' && p[1] == '\0')
+        p++;
+    if (*p != '\0')
+        return fail(err, errlen, "'%s' has unexpected text '%s' after the host and port", uri, p);
+
+    out->port = (uint16_t)port;
+    out->uri = strdup(uri);
+    out->host = strndup(host, host_len);
+    if (!out->uri || !out->host) {
+        rc = -GW_ERR_NOMEM;
+        goto out_clear;
+    }
+    return GW_OK;
+
+out_clear:
+    listen_clear(out);
+    if (err && errlen)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+void listen_clear(struct listen_uri *l)
+{
+    if (!l)
+        return;
+    free(l->uri);
+    free(l->host);
+    memset(l, 0, sizeof(*l));
+}

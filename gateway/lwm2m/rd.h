@@ -11,7 +11,7 @@
 
 #include "lwm2m.h"
 
-#define RD_DEFAULT_LIFETIME 86400  /* seconds, when a Register gives no `lt` (LwM2M default) */
+#define RD_DEFAULT_LIFETIME 86400 /* seconds, when a Register gives no `lt` (LwM2M default) */
 
 enum rd_kind { RD_REGISTER, RD_UPDATE };
 
@@ -22,15 +22,15 @@ struct rd_str {
 };
 
 struct rd_params {
-    char ep[LWM2M_EP_MAX + 1];
+    char ep[GW_EP_MAX + 1];
     bool has_ep;
     uint32_t lifetime;           /* after clamping into [lifetime_min, lifetime_max] */
     uint32_t lifetime_requested; /* as sent (or the default) */
     bool has_lifetime;
-    char lwm2m[8];               /* "1.0" when absent */
-    char binding[8];             /* "U" when absent on Register */
+    char lwm2m[8];   /* "1.0" when absent */
+    char binding[8]; /* "U" when absent on Register */
     bool has_binding;
-    bool queue;                  /* Q parameter, or Q in a 1.0 binding */
+    bool queue; /* Q parameter, or Q in a 1.0 binding */
     char sms[32];
     bool has_sms;
 };
@@ -39,15 +39,19 @@ struct rd_params {
  * in) or an Update (only lt, b, sms, Q taken; ep ignored). Unknown parameters are ignored, as
  * LwM2M asks, and a repeated one is an error. Returns GW_OK; -GW_ERR_INVALID with a reason
  * naming the parameter in `err` (the answer is 4.00); -GW_ERR_UNSUPPORTED when `lwm2m` names a
- * version this server does not speak (the answer is 4.12, so the device can fall back). */
+ * version this server does not speak (the answer is 4.12, so the device can fall back).
+ * Whatever the order of the options, `ep` is read first: on failure `out` is zeroed except for
+ * `ep`/`has_ep`, which still name the device (for the log line) when its `ep` was valid.
+ * In an Update, the has_* flags say what was sent; nothing absent is given a default (`lifetime`
+ * is 0 unless `lt` was sent, `queue` is set only by a `Q` or a binding with Q). */
 int rd_parse_query(const struct rd_str *opts, size_t n, enum rd_kind kind, uint32_t lifetime_min,
                    uint32_t lifetime_max, struct rd_params *out, char *err, size_t errlen);
 
 /* The objects a device registered, read from a link-format payload. */
 struct rd_objects {
-    char root[64];               /* alternate root path ("/lwm2m"), "" for "/" */
-    char ct[64];                 /* `ct` of the root link, "" when absent */
-    struct lwm2m_object_link *v; /* malloc'd */
+    char root[64];         /* alternate root path ("/lwm2m"), "" for "/" */
+    char ct[64];           /* `ct` of the root link, "" when absent */
+    struct object_link *v; /* malloc'd */
     size_t n;
 };
 

@@ -1,1 +1,530 @@
-/* placeholder: being written */
+/* server.c - the CoAP side of the gateway: listeners, request dispatch, and the LwM2M
+ * registration interface (Register, Update, De-register, lifetime expiry).
+ * Every request is routed through libcoap's "unknown resource", so that the gateway, not
+ * libcoap, decides the answer for every path: /rd/{id} locations live in our registry rather
+ * than as one libcoap resource per device, and a De-register of an unknown location gets 4.04
+ * (LwM2M) instead of libcoap's default 2.02. */
+#include "lwm2m.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <coap3/coap.h>
+
+#include "gw.h"
+#include "rd.h"
+#include "registry.h"
+
+#define MAX_PATH_SEGMENTS 8
+#define MAX_QUERY_OPTIONS 16
+#define CONTENT_FORMAT_LINK 40
+
+struct server {
+    coap_context_t *coap;
+    struct registry *registry;
+    struct server_callbacks cb;
+    void *cb_ctx;
+    uint32_t lifetime_min;
+    uint32_t lifetime_max;
+};
+
+/* ---- small helpers ---- */
+
+static void format_address(const coap_address_t *a, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (a->addr.sa.sa_family == AF_INET) {
+        inet_ntop(AF_INET, &a->addr.sin.sin_addr, host, sizeof(host));
+        port = ntohs(a->addr.sin.sin_port);
+        snprintf(buf, len, "%s:%u", host, port);
+    } else if (a->addr.sa.sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, host, sizeof(host));
+        port = ntohs(a->addr.sin6.sin6_port);
+        snprintf(buf, len, "[%s]:%u", host, port);
+    } else {
+        snprintf(buf, len, "unknown");
+    }
+}
+
+/* Sets the code and, for an error, a diagnostic payload (RFC 7252 5.5.2) the device can log. */
+static void answer(coap_pdu_t *response, coap_pdu_code_t code, const char *diagnostic)
+{
+    coap_pdu_set_code(response, code);
+    if (diagnostic && *diagnostic)
+        coap_add_data(response, strlen(diagnostic), (const uint8_t *)diagnostic);
+}
+
+static const char *code_text(coap_pdu_code_t code, char buf[8])
+{
+    unsigned c = (unsigned)code & 0xff;
+    snprintf(buf, 8, "%u.%02u", (c >> 5) & 7u, c & 0x1fu);
+    return buf;
+}
+
+/* Reads up to `max` Uri-Path or Uri-Query options of `request` into `out`. Returns how many
+ * there were, or -1 when there were more than `max`. */
+static int read_options(const coap_pdu_t *request, coap_option_num_t number, struct rd_str *out,
+                        int max)
+{
+    coap_opt_filter_t filter;
+    coap_opt_iterator_t it;
+    coap_opt_t *opt;
+    int n = 0;
+    coap_option_filter_clear(&filter);
+    coap_option_filter_set(&filter, number);
+    coap_option_iterator_init(request, &it, &filter);
+    while ((opt = coap_option_next(&it))) {
+        if (n == max)
+            return -1;
+        out[n].s = (const char *)coap_opt_value(opt);
+        out[n].len = coap_opt_length(opt);
+        n++;
+    }
+    return n;
+}
+
+static bool segment_is(const struct rd_str *s, const char *text)
+{
+    return s->len == strlen(text) && memcmp(s->s, text, s->len) == 0;
+}
+
+/* The request's Content-Format, or -1 when it has none. */
+static int content_format(const coap_pdu_t *request)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *opt = coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &it);
+    if (!opt)
+        return -1;
+    return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+}
+
+static void request_payload(const coap_pdu_t *request, const char **data, size_t *len)
+{
+    const uint8_t *d = NULL;
+    size_t offset = 0, total = 0;
+    *len = 0;
+    *data = NULL;
+    if (coap_get_data_large(request, len, &d, &offset, &total))
+        *data = (const char *)d;
+}
+
+/* Checks the payload's content format and reads the object links. Returns the CoAP code to
+ * answer with on failure (diagnostic in `err`), or 0. */
+static coap_pdu_code_t read_links(const coap_pdu_t *request, struct rd_objects *objects,
+                                  bool required, bool *present, char *err, size_t errlen)
+{
+    const char *data;
+    size_t len;
+    request_payload(request, &data, &len);
+    *present = len > 0;
+    if (len == 0) {
+        if (required) {
+            snprintf(err, errlen, "payload: the object links (link-format) are required");
+            return COAP_RESPONSE_CODE_BAD_REQUEST;
+        }
+        return 0;
+    }
+    int cf = content_format(request);
+    if (cf != -1 && cf != CONTENT_FORMAT_LINK) {
+        snprintf(err, errlen, "payload: Content-Format %d, expected 40 (link-format)", cf);
+        return COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT;
+    }
+    int rc = rd_parse_links(data, len, objects, err, errlen);
+    if (rc == -GW_ERR_NOMEM)
+        return COAP_RESPONSE_CODE_INTERNAL_ERROR;
+    if (rc < 0)
+        return COAP_RESPONSE_CODE_BAD_REQUEST;
+    return 0;
+}
+
+static void take_objects(struct registration *r, struct rd_objects *o)
+{
+    free(r->objects);
+    r->objects = o->v;
+    r->n_objects = o->n;
+    snprintf(r->root, sizeof(r->root), "%s", o->root);
+    snprintf(r->ct, sizeof(r->ct), "%s", o->ct);
+    o->v = NULL;
+    o->n = 0;
+}
+
+static bool objects_equal(const struct registration *r, const struct rd_objects *o)
+{
+    if (r->n_objects != o->n || strcmp(r->root, o->root) != 0 || strcmp(r->ct, o->ct) != 0)
+        return false;
+    for (size_t i = 0; i < o->n; i++) {
+        const struct object_link *a = &r->objects[i], *b = &o->v[i];
+        if (a->oid != b->oid || a->iid != b->iid || strcmp(a->ver, b->ver) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void drop_registration(struct server *lw, struct reg_entry *e, enum reg_gone why)
+{
+    if (lw->cb.on_gone)
+        lw->cb.on_gone(lw->cb_ctx, &e->r, why);
+    registry_remove(lw->registry, e);
+}
+
+/* ---- the registration interface ---- */
+
+static void handle_register(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                            coap_pdu_t *response)
+{
+    char err[256] = "", addr[64], codebuf[8];
+    struct rd_str query[MAX_QUERY_OPTIONS];
+    struct rd_params params;
+    struct rd_objects objects = {0};
+    struct reg_entry *e = NULL;
+    bool present;
+    coap_pdu_code_t code = COAP_RESPONSE_CODE_BAD_REQUEST;
+
+    format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    int nq = read_options(request, COAP_OPTION_URI_QUERY, query, MAX_QUERY_OPTIONS);
+    if (nq < 0) {
+        snprintf(err, sizeof(err), "query: more than %d parameters", MAX_QUERY_OPTIONS);
+        goto out_reject;
+    }
+    int rc = rd_parse_query(query, (size_t)nq, RD_REGISTER, lw->lifetime_min, lw->lifetime_max,
+                            &params, err, sizeof(err));
+    if (rc == -GW_ERR_UNSUPPORTED) {
+        code = COAP_RESPONSE_CODE_PRECONDITION_FAILED;
+        goto out_reject;
+    }
+    if (rc < 0)
+        goto out_reject;
+    code = read_links(request, &objects, true, &present, err, sizeof(err));
+    if (code)
+        goto out_reject;
+
+    e = calloc(1, sizeof(*e));
+    if (!e) {
+        code = COAP_RESPONSE_CODE_INTERNAL_ERROR;
+        snprintf(err, sizeof(err), "out of memory");
+        goto out_reject;
+    }
+    struct registration *r = &e->r;
+    memcpy(r->ep, params.ep, sizeof(r->ep));
+    r->lifetime = params.lifetime;
+    memcpy(r->lwm2m, params.lwm2m, sizeof(r->lwm2m));
+    memcpy(r->binding, params.binding, sizeof(r->binding));
+    r->queue_mode = params.queue;
+    memcpy(r->sms, params.sms, sizeof(r->sms));
+    take_objects(r, &objects);
+    memcpy(r->address, addr, sizeof(r->address));
+    r->registered_at = r->updated_at = gw_now_wall_ms();
+    e->expires_at = gw_now_mono_ms() + (int64_t)r->lifetime * 1000;
+
+    /* A new Register for a registered endpoint replaces the old registration (the device
+     * rebooted, or lost its location): the old one ends first, so that MQTT sees the old
+     * registration go before the new one comes. */
+    struct reg_entry *old = registry_by_ep(lw->registry, r->ep);
+    if (old) {
+        log_info("replaced ep=%s id=%s", old->r.ep, old->r.id);
+        drop_registration(lw, old, GW_GONE_REPLACED);
+    }
+    if (registry_add(lw->registry, e) < 0) {
+        code = COAP_RESPONSE_CODE_INTERNAL_ERROR;
+        snprintf(err, sizeof(err), "out of memory");
+        goto out_reject_logged;
+    }
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
+    coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
+    coap_add_option(response, COAP_OPTION_LOCATION_PATH, strlen(r->id), (const uint8_t *)r->id);
+    log_info("registered ep=%s id=%s lt=%u lwm2m=%s b=%s%s objects=%zu address=%s", r->ep, r->id,
+             r->lifetime, r->lwm2m, r->binding, r->queue_mode ? " queue=yes" : "", r->n_objects,
+             r->address);
+    if (params.lifetime != params.lifetime_requested)
+        log_info("lifetime-clamped ep=%s requested=%u lt=%u", r->ep, params.lifetime_requested,
+                 r->lifetime);
+    if (lw->cb.on_registered)
+        lw->cb.on_registered(lw->cb_ctx, r);
+    return;
+
+out_reject:
+    log_warn("register-rejected address=%s%s%s code=%s reason=\"%s\"", addr,
+             params.has_ep ? " ep=" : "", params.has_ep ? params.ep : "", code_text(code, codebuf),
+             err);
+out_reject_logged:
+    rd_objects_clear(&objects);
+    answer(response, code, err);
+}
+
+static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t *session,
+                          const coap_pdu_t *request, coap_pdu_t *response)
+{
+    char err[256] = "", addr[64], codebuf[8];
+    struct rd_str query[MAX_QUERY_OPTIONS];
+    struct rd_params params;
+    struct rd_objects objects = {0};
+    struct registration *r = &e->r;
+    bool present;
+    unsigned changed = 0;
+    coap_pdu_code_t code = COAP_RESPONSE_CODE_BAD_REQUEST;
+
+    format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    int nq = read_options(request, COAP_OPTION_URI_QUERY, query, MAX_QUERY_OPTIONS);
+    if (nq < 0) {
+        snprintf(err, sizeof(err), "query: more than %d parameters", MAX_QUERY_OPTIONS);
+        goto out_reject;
+    }
+    if (rd_parse_query(query, (size_t)nq, RD_UPDATE, lw->lifetime_min, lw->lifetime_max, &params,
+                       err, sizeof(err)) < 0)
+        goto out_reject;
+    code = read_links(request, &objects, false, &present, err, sizeof(err));
+    if (code)
+        goto out_reject;
+
+    /* Everything is checked: only now change the registration, so that a bad Update leaves
+     * the old one exactly as it was. */
+    if (params.has_lifetime && params.lifetime != r->lifetime) {
+        r->lifetime = params.lifetime;
+        changed |= GW_CHANGED_LIFETIME;
+    }
+    if (params.has_binding &&
+        (strcmp(params.binding, r->binding) != 0 || params.queue != r->queue_mode)) {
+        memcpy(r->binding, params.binding, sizeof(r->binding));
+        r->queue_mode = params.queue;
+        changed |= GW_CHANGED_BINDING;
+    } else if (!params.has_binding && params.queue && !r->queue_mode) {
+        r->queue_mode = true;
+        changed |= GW_CHANGED_BINDING;
+    }
+    if (params.has_sms && strcmp(params.sms, r->sms) != 0) {
+        memcpy(r->sms, params.sms, sizeof(r->sms));
+        changed |= GW_CHANGED_SMS;
+    }
+    if (present && !objects_equal(r, &objects)) {
+        take_objects(r, &objects);
+        changed |= GW_CHANGED_OBJECTS;
+    }
+    rd_objects_clear(&objects);
+    if (strcmp(addr, r->address) != 0) {
+        memcpy(r->address, addr, sizeof(r->address));
+        changed |= GW_CHANGED_ADDRESS;
+    }
+    r->updated_at = gw_now_wall_ms();
+    registry_set_expiry(lw->registry, e, gw_now_mono_ms() + (int64_t)r->lifetime * 1000);
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
+    log_info("updated ep=%s id=%s lt=%u b=%s changed=0x%x address=%s", r->ep, r->id, r->lifetime,
+             r->binding, changed, r->address);
+    if (lw->cb.on_updated)
+        lw->cb.on_updated(lw->cb_ctx, r, changed);
+    return;
+
+out_reject:
+    log_warn("update-rejected ep=%s id=%s address=%s code=%s reason=\"%s\"", r->ep, r->id, addr,
+             code_text(code, codebuf), err);
+    rd_objects_clear(&objects);
+    answer(response, code, err);
+}
+
+static void handle_deregister(struct server *lw, struct reg_entry *e, coap_pdu_t *response)
+{
+    log_info("deregistered ep=%s id=%s", e->r.ep, e->r.id);
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_DELETED);
+    drop_registration(lw, e, GW_GONE_DEREGISTERED);
+}
+
+/* The single request handler: dispatches on method and Uri-Path. */
+static void on_request(coap_resource_t *resource, coap_session_t *session,
+                       const coap_pdu_t *request, const coap_string_t *query_string,
+                       coap_pdu_t *response)
+{
+    (void)resource;
+    (void)query_string;
+    struct server *lw = coap_get_app_data(coap_session_get_context(session));
+    struct rd_str path[MAX_PATH_SEGMENTS];
+    char addr[64], id[GW_ID_LEN + 1];
+    int n = read_options(request, COAP_OPTION_URI_PATH, path, MAX_PATH_SEGMENTS);
+    coap_pdu_code_t method = coap_pdu_get_code(request);
+
+    if (n >= 1 && segment_is(&path[0], "rd")) {
+        if (n == 1) {
+            if (method == COAP_REQUEST_CODE_POST)
+                handle_register(lw, session, request, response);
+            else
+                answer(response, COAP_RESPONSE_CODE_NOT_ALLOWED, "/rd takes POST (Register)");
+            return;
+        }
+        if (n == 2 && path[1].len == GW_ID_LEN) {
+            memcpy(id, path[1].s, GW_ID_LEN);
+            id[GW_ID_LEN] = '\0';
+            struct reg_entry *e = registry_by_id(lw->registry, id);
+            if (e && method == COAP_REQUEST_CODE_POST) {
+                handle_update(lw, e, session, request, response);
+                return;
+            }
+            if (e && method == COAP_REQUEST_CODE_DELETE) {
+                handle_deregister(lw, e, response);
+                return;
+            }
+            if (e) {
+                answer(response, COAP_RESPONSE_CODE_NOT_ALLOWED,
+                       "/rd/{id} takes POST (Update) or DELETE (De-register)");
+                return;
+            }
+        }
+        /* An unknown location: the device must register again (LwM2M: 4.04). */
+        format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+        log_warn("unknown-location address=%s path=/%.*s%s%.*s code=4.04", addr, (int)path[0].len,
+                 path[0].s, n > 1 ? "/" : "", n > 1 ? (int)path[1].len : 0, n > 1 ? path[1].s : "");
+        answer(response, COAP_RESPONSE_CODE_NOT_FOUND, "unknown registration: register again");
+        return;
+    }
+    answer(response, COAP_RESPONSE_CODE_NOT_FOUND, "no such resource");
+}
+
+/* ---- life of the server ---- */
+
+static void coap_log_to_ours(coap_log_t level, const char *message)
+{
+    size_t len = strlen(message);
+    while (len && (message[len - 1] == '\n' || message[len - 1] == '\r'))
+        len--;
+    if (level <= LOG_ERR)
+        log_warn("libcoap %.*s", (int)len, message);
+    else
+        log_debug("libcoap %.*s", (int)len, message);
+}
+
+static int resolve(const struct listen_uri *l, coap_address_t *out)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", l->port);
+    int rc = getaddrinfo(l->host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        log_error("listen-failed uri=%s reason=\"%s\"", l->uri, gai_strerror(rc));
+        return -GW_ERR_INVALID;
+    }
+    coap_address_init(out);
+    out->size = res->ai_addrlen;
+    memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return GW_OK;
+}
+
+struct server *server_new(const struct server_config *cfg, const struct server_callbacks *cb,
+                          void *cb_ctx)
+{
+    coap_startup();
+    coap_set_log_handler(coap_log_to_ours);
+    coap_set_log_level(log_enabled(GW_LOG_DEBUG) ? LOG_INFO : LOG_WARNING);
+
+    struct server *lw = calloc(1, sizeof(*lw));
+    if (!lw)
+        return NULL;
+    if (cb)
+        lw->cb = *cb;
+    lw->cb_ctx = cb_ctx;
+    lw->lifetime_min = cfg->lifetime_min;
+    lw->lifetime_max = cfg->lifetime_max;
+    lw->registry = registry_new();
+    lw->coap = coap_new_context(NULL);
+    if (!lw->registry || !lw->coap)
+        goto out_free;
+    coap_set_app_data(lw->coap, lw);
+    coap_context_set_block_mode(lw->coap, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    if (coap_context_get_coap_fd(lw->coap) < 0) {
+        log_error("startup-failed reason=\"libcoap was built without epoll support\"");
+        goto out_free;
+    }
+
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        const struct listen_uri *l = &cfg->listen[i];
+        coap_address_t addr;
+        if (l->scheme == GW_SCHEME_COAPS) {
+            log_error("listen-failed uri=%s reason=\"coaps (DTLS) listeners are not available "
+                      "in this version\"",
+                      l->uri);
+            goto out_free;
+        }
+        if (resolve(l, &addr) < 0)
+            goto out_free;
+        if (!coap_new_endpoint(lw->coap, &addr, COAP_PROTO_UDP)) {
+            log_error("listen-failed uri=%s reason=\"cannot bind (in use, or not an address of "
+                      "this host)\"",
+                      l->uri);
+            goto out_free;
+        }
+        log_info("listening uri=%s", l->uri);
+    }
+
+    coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
+    if (!r)
+        goto out_free;
+    coap_register_request_handler(r, COAP_REQUEST_POST, on_request);
+    coap_register_request_handler(r, COAP_REQUEST_DELETE, on_request);
+    coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
+    coap_add_resource(lw->coap, r);
+    return lw;
+
+out_free:
+    server_free(lw);
+    return NULL;
+}
+
+void server_free(struct server *lw)
+{
+    if (!lw)
+        return;
+    if (lw->coap)
+        coap_free_context(lw->coap);
+    registry_free(lw->registry);
+    free(lw);
+    coap_cleanup();
+}
+
+int server_fd(const struct server *lw)
+{
+    return coap_context_get_coap_fd(lw->coap);
+}
+
+static void expire(struct server *lw)
+{
+    int64_t now = gw_now_mono_ms();
+    struct reg_entry *e;
+    while ((e = registry_first_expiry(lw->registry)) && e->expires_at <= now) {
+        log_info("expired ep=%s id=%s lt=%u", e->r.ep, e->r.id, e->r.lifetime);
+        drop_registration(lw, e, GW_GONE_EXPIRED);
+    }
+}
+
+void server_process(struct server *lw)
+{
+    coap_io_process(lw->coap, COAP_IO_NO_WAIT);
+    expire(lw);
+}
+
+int64_t server_next_deadline(struct server *lw)
+{
+    coap_tick_t now;
+    coap_ticks(&now);
+    int64_t deadline = -1;
+    unsigned int wait_ms = coap_io_prepare_epoll(lw->coap, now);
+    if (wait_ms)
+        deadline = gw_now_mono_ms() + wait_ms;
+    struct reg_entry *e = registry_first_expiry(lw->registry);
+    if (e && (deadline < 0 || e->expires_at < deadline))
+        deadline = e->expires_at;
+    return deadline;
+}
+
+size_t server_count(const struct server *lw)
+{
+    return registry_count(lw->registry);
+}
+
+const struct registration *server_find(const struct server *lw, const char *ep)
+{
+    struct reg_entry *e = registry_by_ep(lw->registry, ep);
+    return e ? &e->r : NULL;
+}

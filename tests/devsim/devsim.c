@@ -1,1 +1,423 @@
-int main(void){return 0;}
+/* devsim.c - command line of devsim, the simulated LwM2M devices used by the end-to-end
+ * tests and the benchmarks. It turns the options into the link-format payloads and a list
+ * of actions, then runs the actions in sequence on the simulator (sim.c), each for every
+ * device, and prints a summary line. See usage_text and README.md. */
+
+#include "sim.h"
+
+#include <coap3/coap.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_EXIT_OK 0
+#define GW_EXIT_FAILED 1
+#define GW_EXIT_USAGE 2
+
+/* Longest root link head and longest single update parameter. */
+#define GW_PARAM_MAX 300
+
+static const char usage_text[] =
+    "usage: devsim --server coap://HOST:PORT [options] ACTION...\n"
+    "\n"
+    "Simulates LwM2M devices, each with its own CoAP client session (own UDP port).\n"
+    "\n"
+    "options:\n"
+    "  --server URI         LwM2M server (the gateway), coap://HOST[:PORT] (required)\n"
+    "  --count N            number of devices (default 1)\n"
+    "  --ep NAME            endpoint name of the single device (needs --count 1)\n"
+    "  --ep-prefix PREFIX   endpoint names are PREFIX + index (default \"dev-\")\n"
+    "  --lwm2m 1.0|1.1|1.2  LwM2M version to register with (default 1.1)\n"
+    "  --lifetime S         registration lifetime in seconds (default 86400)\n"
+    "  --binding B          binding mode sent as b= (default U, or UQ for 1.0 --queue)\n"
+    "  --queue              queue mode: b=UQ for 1.0, the Q parameter for 1.1 and later\n"
+    "  --objects LINKS      object links (default </1/0>,</3/0>,</3303/0>)\n"
+    "  --root PATH          alternate root path for the objects, e.g. /lwm2m\n"
+    "  --timeout MS         time to wait for each response (default 5000)\n"
+    "  --concurrency K      requests in flight at once across devices (default 64)\n"
+    "  --quiet              print only the final summary line\n"
+    "  --help               show this text\n"
+    "\n"
+    "actions (run in order, each for every device):\n"
+    "  register             POST /rd?ep=&lt=&lwm2m=&b=[&Q] with the object links\n"
+    "  update               POST to the registration location, no query, no payload\n"
+    "  update:lt=N          Update carrying lt=N\n"
+    "  update:b=B           Update carrying b=B\n"
+    "  update:objects=LINKS Update carrying new object links (must be the last parameter)\n"
+    "                       parameters combine: update:lt=60:b=UQ:objects=</3/0>\n"
+    "  deregister           DELETE the registration location\n"
+    "  wait:SECONDS         keep serving CoAP for SECONDS (fractions allowed)\n"
+    "  silent               stop here without de-registering\n"
+    "\n"
+    "Prints one JSON line per finished request and a summary line; exits 0 when every\n"
+    "request got a 2.xx answer, 1 otherwise, 2 on bad usage.\n";
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+/* Parses a decimal number in [min, max]; no sign, no trailing text. */
+static bool parse_ulong(const char *text, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    if (text == NULL || *text < '0' || *text > '9')
+        return false;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value < min || value > max)
+        return false;
+    *out = value;
+    return true;
+}
+
+/* Parses a non-negative number of seconds, fractions allowed. */
+static bool parse_seconds(const char *text, double *out)
+{
+    char *end;
+    if (text == NULL || *text == '\0')
+        return false;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || !(value >= 0.0) || value > 1e7)
+        return false;
+    *out = value;
+    return true;
+}
+
+/* ---- link-format payloads --------------------------------------------------------------- */
+
+/* Builds the Register/Update payload from the object links `objects`: with an alternate
+ * root, every "</" link gets the root in front and a root link leads the list; LwM2M 1.1
+ * and later announce the root with rt="oma.lwm2m";ct=110 even without one. Returns a
+ * malloc'd string owned by the caller, or NULL when out of memory or the root is too long. */
+static char *build_links(const struct options *opt, const char *objects)
+{
+    bool v11 = strcmp(opt->version, "1.0") != 0;
+    const char *root = opt->root;
+    size_t root_len = root ? strlen(root) : 0;
+    char head[GW_PARAM_MAX];
+    size_t head_len = 0;
+
+    if (root != NULL || v11) {
+        int n = snprintf(head, sizeof(head), "<%s>;rt=\"oma.lwm2m\"%s", root ? root : "/",
+                         v11 ? ";ct=110" : "");
+        if (n < 0 || (size_t)n >= sizeof(head))
+            return NULL;
+        head_len = (size_t)n;
+    }
+
+    size_t links = 0;
+    for (const char *p = objects; *p != '\0'; p++)
+        links += *p == '<';
+    size_t size = head_len + 1 + strlen(objects) + links * root_len + 1;
+    char *out = malloc(size);
+    if (out == NULL)
+        return NULL;
+
+    char *w = out;
+    memcpy(w, head, head_len);
+    w += head_len;
+    if (head_len > 0 && *objects != '\0')
+        *w++ = ',';
+    bool quoted = false;
+    for (const char *p = objects; *p != '\0'; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        *w++ = *p;
+        if (!quoted && *p == '<' && p[1] == '/' && root_len > 0) {
+            memcpy(w, root, root_len);
+            w += root_len;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* ---- command line ----------------------------------------------------------------------- */
+
+/* Parses one update parameter list "lt=N:b=B:objects=LINKS" into `act`. */
+static bool parse_update_params(const struct options *opt, const char *params, struct action *act)
+{
+    const char *p = params;
+    while (*p != '\0') {
+        if (strncmp(p, "objects=", 8) == 0) {
+            /* Links may contain ':' in attribute values, so objects= takes the rest. */
+            act->payload = build_links(opt, p + 8);
+            return act->payload != NULL;
+        }
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char param[GW_PARAM_MAX];
+        if (len >= sizeof(param))
+            return false;
+        memcpy(param, p, len);
+        param[len] = '\0';
+        if (strncmp(param, "lt=", 3) == 0) {
+            if (!parse_ulong(param + 3, 0, UINT32_MAX, &act->lifetime))
+                return false;
+            act->has_lifetime = true;
+        } else if (strncmp(param, "b=", 2) == 0 && param[2] != '\0' &&
+                   len - 2 < sizeof(act->binding)) {
+            memcpy(act->binding, param + 2, len - 1); /* with the '\0' */
+        } else {
+            return false;
+        }
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    return true;
+}
+
+/* Parses one ACTION argument. Returns false (and leaves nothing to free) when it is not
+ * a valid action. */
+static bool parse_action(const struct options *opt, const char *text, struct action *act)
+{
+    memset(act, 0, sizeof(*act));
+    act->kind = GW_ACTION_REQUEST;
+    if (strcmp(text, "register") == 0) {
+        act->op = GW_OP_REGISTER;
+        return true;
+    }
+    if (strcmp(text, "deregister") == 0) {
+        act->op = GW_OP_DEREGISTER;
+        return true;
+    }
+    if (strcmp(text, "update") == 0) {
+        act->op = GW_OP_UPDATE;
+        return true;
+    }
+    if (strncmp(text, "update:", 7) == 0) {
+        act->op = GW_OP_UPDATE;
+        if (text[7] != '\0' && parse_update_params(opt, text + 7, act))
+            return true;
+        free(act->payload);
+        act->payload = NULL;
+        return false;
+    }
+    if (strncmp(text, "wait:", 5) == 0) {
+        act->kind = GW_ACTION_WAIT;
+        return parse_seconds(text + 5, &act->wait_seconds);
+    }
+    if (strcmp(text, "silent") == 0) {
+        act->kind = GW_ACTION_SILENT;
+        return true;
+    }
+    return false;
+}
+
+/* Splits a coap://HOST[:PORT] URI into the options. coaps:// waits for DTLS support. */
+static bool parse_server(const char *text, struct options *opt)
+{
+    coap_uri_t uri;
+    if (coap_split_uri((const uint8_t *)text, strlen(text), &uri) < 0 ||
+        uri.scheme != COAP_URI_SCHEME_COAP || uri.path.length > 0 || uri.query.length > 0 ||
+        uri.host.length == 0 || uri.host.length >= sizeof(opt->server_host))
+        return false;
+    memcpy(opt->server_host, uri.host.s, uri.host.length);
+    opt->server_host[uri.host.length] = '\0';
+    opt->server_port = uri.port;
+    return true;
+}
+
+static int usage_error(const char *problem, const char *value)
+{
+    fprintf(stderr, "devsim: %s%s%s\n\n%s", problem, value ? ": " : "", value ? value : "",
+            usage_text);
+    return GW_EXIT_USAGE;
+}
+
+/* Fills `opt` from argv. Returns -1 after printing --help, GW_EXIT_USAGE on bad usage
+ * (message printed), else 0 with *first_action set to the index of the first ACTION. */
+static int parse_options(int argc, char **argv, struct options *opt, int *first_action)
+{
+    enum {
+        OPT_SERVER = 256,
+        OPT_COUNT,
+        OPT_EP,
+        OPT_EP_PREFIX,
+        OPT_LWM2M,
+        OPT_LIFETIME,
+        OPT_BINDING,
+        OPT_QUEUE,
+        OPT_OBJECTS,
+        OPT_ROOT,
+        OPT_TIMEOUT,
+        OPT_CONCURRENCY,
+        OPT_QUIET,
+        OPT_HELP,
+    };
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, OPT_SERVER},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"ep", required_argument, NULL, OPT_EP},
+        {"ep-prefix", required_argument, NULL, OPT_EP_PREFIX},
+        {"lwm2m", required_argument, NULL, OPT_LWM2M},
+        {"lifetime", required_argument, NULL, OPT_LIFETIME},
+        {"binding", required_argument, NULL, OPT_BINDING},
+        {"queue", no_argument, NULL, OPT_QUEUE},
+        {"objects", required_argument, NULL, OPT_OBJECTS},
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    *opt = (struct options){
+        .count = 1,
+        .ep_prefix = "dev-",
+        .version = "1.1",
+        .lifetime = 86400,
+        .objects = "</1/0>,</3/0>,</3303/0>",
+        .timeout_ms = 5000,
+        .concurrency = 64,
+    };
+    bool have_prefix = false;
+    bool have_server = false;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SERVER:
+            if (!parse_server(optarg, opt))
+                return usage_error("--server needs coap://HOST[:PORT] (no DTLS yet)", optarg);
+            have_server = true;
+            break;
+        case OPT_COUNT:
+            if (!parse_ulong(optarg, 1, 1000000, &opt->count))
+                return usage_error("--count needs a number from 1 to 1000000", optarg);
+            break;
+        case OPT_EP:
+            if (*optarg == '\0')
+                return usage_error("--ep needs a name", NULL);
+            opt->ep = optarg;
+            break;
+        case OPT_EP_PREFIX:
+            opt->ep_prefix = optarg;
+            have_prefix = true;
+            break;
+        case OPT_LWM2M:
+            if (strcmp(optarg, "1.0") != 0 && strcmp(optarg, "1.1") != 0 &&
+                strcmp(optarg, "1.2") != 0)
+                return usage_error("--lwm2m must be 1.0, 1.1 or 1.2", optarg);
+            opt->version = optarg;
+            break;
+        case OPT_LIFETIME:
+            if (!parse_ulong(optarg, 0, UINT32_MAX, &opt->lifetime))
+                return usage_error("--lifetime needs a number of seconds", optarg);
+            break;
+        case OPT_BINDING:
+            if (*optarg == '\0')
+                return usage_error("--binding needs a value", NULL);
+            opt->binding = optarg;
+            break;
+        case OPT_QUEUE:
+            opt->queue = true;
+            break;
+        case OPT_OBJECTS:
+            opt->objects = optarg;
+            break;
+        case OPT_ROOT: {
+            size_t len = strlen(optarg);
+            while (len > 1 && optarg[len - 1] == '/')
+                optarg[--len] = '\0';
+            if (optarg[0] != '/' || len < 2)
+                return usage_error("--root needs a path such as /lwm2m", optarg);
+            opt->root = optarg;
+            break;
+        }
+        case OPT_TIMEOUT:
+            if (!parse_ulong(optarg, 1, 3600000, &opt->timeout_ms))
+                return usage_error("--timeout needs milliseconds from 1 to 3600000", optarg);
+            break;
+        case OPT_CONCURRENCY:
+            if (!parse_ulong(optarg, 1, 1000000, &opt->concurrency))
+                return usage_error("--concurrency needs a number from 1 to 1000000", optarg);
+            break;
+        case OPT_QUIET:
+            opt->quiet = true;
+            break;
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return -1;
+        default:
+            return usage_error("unknown or incomplete option", argv[optind - 1]);
+        }
+    }
+    if (!have_server)
+        return usage_error("--server is required", NULL);
+    if (opt->ep != NULL && (opt->count != 1 || have_prefix))
+        return usage_error("--ep names a single device: no --count above 1, no --ep-prefix", NULL);
+    if (optind >= argc)
+        return usage_error("no ACTION given", NULL);
+    *first_action = optind;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt;
+    struct action *actions = NULL;
+    size_t action_count = 0;
+    int first_action = 0;
+    char *register_payload;
+    struct sim *sim;
+    int status = parse_options(argc, argv, &opt, &first_action);
+    if (status != 0)
+        return status < 0 ? GW_EXIT_OK : status;
+
+    action_count = (size_t)(argc - first_action);
+    actions = calloc(action_count, sizeof(*actions));
+    if (actions == NULL) {
+        fprintf(stderr, "devsim: out of memory\n");
+        return GW_EXIT_FAILED;
+    }
+    for (size_t i = 0; i < action_count; i++) {
+        if (!parse_action(&opt, argv[first_action + (int)i], &actions[i])) {
+            status = usage_error("bad ACTION", argv[first_action + (int)i]);
+            goto out_free_actions;
+        }
+    }
+    register_payload = build_links(&opt, opt.objects);
+    if (register_payload == NULL) {
+        status = usage_error("cannot build the object links", opt.objects);
+        goto out_free_actions;
+    }
+
+    coap_startup();
+    coap_set_log_level(LOG_WARNING);
+    sim = sim_new(&opt, register_payload);
+    if (sim == NULL) {
+        status = GW_EXIT_FAILED;
+        goto out_cleanup_coap;
+    }
+
+    double started = sim_now_ms();
+    for (size_t i = 0; i < action_count; i++) {
+        const struct action *act = &actions[i];
+        if (act->kind == GW_ACTION_SILENT)
+            break;
+        if (act->kind == GW_ACTION_WAIT)
+            sim_run_wait(sim, act->wait_seconds);
+        else
+            sim_run_requests(sim, act);
+    }
+    unsigned long ok = sim_ok_count(sim);
+    unsigned long failed = sim_failed_count(sim);
+    printf("{\"summary\":true,\"ok\":%lu,\"failed\":%lu,\"seconds\":%.3f}\n", ok, failed,
+           (sim_now_ms() - started) / 1e3);
+    fflush(stdout);
+    status = failed == 0 ? GW_EXIT_OK : GW_EXIT_FAILED;
+    sim_free(sim);
+
+out_cleanup_coap:
+    coap_cleanup();
+out_free_actions:
+    for (size_t i = 0; i < action_count; i++)
+        free(actions[i].payload);
+    free(actions);
+    return status;
+}

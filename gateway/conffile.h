@@ -13,8 +13,8 @@
 #include "mappings.h"
 
 struct gw_config {
-    char *file;                  /* the path it was loaded from */
-    struct lwm2m_config lwm2m;
+    char *file; /* the path it was loaded from */
+    struct server_config lwm2m;
     struct bridge_config mqtt;
     struct store_config store;
     char **object_dirs;
@@ -23,7 +23,7 @@ struct gw_config {
 };
 
 /* Every problem found, in file order: "FILE:LINE: message" lines. */
-struct config_problems {
+struct conffile_problems {
     char **lines;
     size_t n;
 };
@@ -31,18 +31,18 @@ struct config_problems {
 /* Loads and validates `path` into `out` (zeroed first; on failure it is left cleared). Every
  * problem is appended to `problems`. Returns GW_OK, -GW_ERR_INVALID when the file has problems,
  * -GW_ERR_IO when it cannot be read (also reported in `problems`), -GW_ERR_NOMEM. */
-int config_load(const char *path, struct gw_config *out, struct config_problems *problems);
+int conffile_load(const char *path, struct gw_config *out, struct conffile_problems *problems);
 
 /* Applies the environment overrides of SPEC section 1 (LWM2M_GW_MQTT_URI,
  * LWM2M_GW_MQTT_USERNAME, LWM2M_GW_MQTT_PASSWORD) to a loaded configuration. A bad value is
  * reported as "LWM2M_GW_MQTT_URI: message" in `problems`. Returns GW_OK or -GW_ERR_INVALID.
  * LWM2M_GW_LOG_LEVEL is the daemon's, not the file's, and is not handled here. */
-int config_apply_env(struct gw_config *cfg, struct config_problems *problems);
+int conffile_apply_env(struct gw_config *cfg, struct conffile_problems *problems);
 
 /* Frees everything `cfg` owns and zeroes it. Harmless on a zeroed struct. */
-void config_clear(struct gw_config *cfg);
+void conffile_clear(struct gw_config *cfg);
 
 /* Frees the problem lines and zeroes `p`. */
-void config_problems_clear(struct config_problems *p);
+void conffile_problems_clear(struct conffile_problems *p);
 
 #endif

@@ -1,0 +1,53 @@
+/* registry.h - the registered devices, found by endpoint name or by location id in O(1), and
+ * ordered by expiry in a binary heap so that the next lifetime deadline is O(1) to read and
+ * O(log n) to move. Private to gateway/lwm2m; it does no I/O and keeps no clock of its own. */
+#ifndef REGISTRY_H
+#define REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwm2m.h"
+#include <uthash.h>
+
+struct reg_entry {
+    struct registration r;
+    int64_t expires_at; /* CLOCK_MONOTONIC ms */
+    size_t heap_index;
+    UT_hash_handle hh_ep;
+    UT_hash_handle hh_id;
+};
+
+struct registry;
+
+/* Returns an empty registry, or NULL when out of memory. */
+struct registry *registry_new(void);
+
+/* Frees the registry and every entry still in it. registry_free(NULL) does nothing. */
+void registry_free(struct registry *reg);
+
+/* Gives `e` a fresh random location id that no other entry has, and inserts it. `e->r.ep` must
+ * be set and not be registered yet. The registry takes ownership of `e`, on failure too.
+ * Returns GW_OK or -GW_ERR_NOMEM. */
+int registry_add(struct registry *reg, struct reg_entry *e);
+
+/* Takes `e` out of the registry and frees it. */
+void registry_remove(struct registry *reg, struct reg_entry *e);
+
+/* Lookups; NULL when absent. The entry stays owned by the registry. */
+struct reg_entry *registry_by_ep(const struct registry *reg, const char *ep);
+struct reg_entry *registry_by_id(const struct registry *reg, const char *id);
+
+/* Moves `e`'s expiry to `expires_at` (monotonic ms). */
+void registry_set_expiry(struct registry *reg, struct reg_entry *e, int64_t expires_at);
+
+/* The entry that expires first, or NULL when the registry is empty. */
+struct reg_entry *registry_first_expiry(const struct registry *reg);
+
+/* Number of entries. */
+size_t registry_count(const struct registry *reg);
+
+/* Frees an entry that never made it into a registry. reg_entry_free(NULL) does nothing. */
+void reg_entry_free(struct reg_entry *e);
+
+#endif

@@ -1,0 +1,81 @@
+/* sim.h - the simulated devices of devsim: what the command line asks for (struct options,
+ * struct action) and the simulator that carries it out over CoAP (struct sim, opaque). */
+#ifndef GW_DEVSIM_SIM_H
+#define GW_DEVSIM_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Longest host name in --server. */
+#define GW_HOST_MAX 256
+/* Longest binding value an Update may carry (b=...). */
+#define GW_BINDING_MAX 32
+
+enum gw_op {
+    GW_OP_REGISTER,
+    GW_OP_UPDATE,
+    GW_OP_DEREGISTER,
+};
+
+enum gw_action_kind {
+    GW_ACTION_REQUEST, /* one request per device: register, update or deregister */
+    GW_ACTION_WAIT,
+    GW_ACTION_SILENT,
+};
+
+/* The command line options. Strings are borrowed from argv. */
+struct options {
+    char server_host[GW_HOST_MAX]; /* from --server, without brackets */
+    uint16_t server_port;
+    unsigned long count;
+    const char *ep;        /* single device name, or NULL */
+    const char *ep_prefix; /* names are ep_prefix + index when ep is NULL */
+    const char *version;   /* "1.0", "1.1" or "1.2" */
+    unsigned long lifetime;
+    const char *binding; /* overrides the b= value of Register, or NULL */
+    bool queue;
+    const char *objects;
+    const char *root; /* alternate root path without trailing '/', or NULL */
+    unsigned long timeout_ms;
+    unsigned long concurrency;
+    bool quiet;
+};
+
+/* One ACTION of the command line. */
+struct action {
+    enum gw_action_kind kind;
+    enum gw_op op;     /* GW_ACTION_REQUEST */
+    bool has_lifetime; /* update: carries lt= */
+    unsigned long lifetime;
+    char binding[GW_BINDING_MAX]; /* update: b= value, "" for none */
+    char *payload;                /* update: owned link-format payload, or NULL for none */
+    double wait_seconds;          /* GW_ACTION_WAIT */
+};
+
+struct sim;
+
+/* Creates the simulator: resolves the server, opens one CoAP client session (own UDP socket)
+ * per device and installs the catch-all for requests from the server. `opt` is borrowed and
+ * must outlive the simulator. Takes ownership of `register_payload` (the link-format body
+ * of Register), also on failure. Returns NULL after printing the reason on stderr. */
+struct sim *sim_new(const struct options *opt, char *register_payload);
+
+/* Releases every session and the simulator. sim_free(NULL) is harmless. */
+void sim_free(struct sim *sim);
+
+/* Sends the request of `act` (a GW_ACTION_REQUEST) for every device, at most
+ * opt->concurrency at once, printing one JSON line per finished request unless quiet.
+ * Returns when every request is answered or has timed out. */
+void sim_run_requests(struct sim *sim, const struct action *act);
+
+/* Keeps serving CoAP (answering the server) for `seconds`. */
+void sim_run_wait(struct sim *sim, double seconds);
+
+/* Requests that got a 2.xx answer, and all others (errors, timeouts, not sent). */
+unsigned long sim_ok_count(const struct sim *sim);
+unsigned long sim_failed_count(const struct sim *sim);
+
+/* Monotonic time in milliseconds, for durations. */
+double sim_now_ms(void);
+
+#endif
