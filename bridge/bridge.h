@@ -44,9 +44,10 @@ struct store_config {
 
 struct bridge;
 
-/* Creates the client and starts connecting in the background. `cfg` is borrowed for the call.
- * Returns NULL on failure (bad URI, TLS files unreadable), after logging why. */
-struct bridge *bridge_new(const struct bridge_config *cfg);
+/* Opens the store and creates the MQTT client, which starts connecting in the background.
+ * The configurations are borrowed for the call. Returns NULL on failure (a store that cannot
+ * be opened, a URI Paho refuses), after logging why. */
+struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_config *store);
 
 /* Publishes the retained `offline` status, disconnects (waiting at most `timeout_ms` for the
  * broker to take what is queued) and frees. bridge_free(NULL) does nothing. */

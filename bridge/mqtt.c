@@ -18,6 +18,7 @@
 
 #include "gw.h"
 #include "mappings.h"
+#include "store.h"
 
 enum inbox_kind { INBOX_CONNECTED, INBOX_CONNECT_FAILED, INBOX_CONNECTION_LOST };
 
@@ -30,6 +31,7 @@ struct inbox_event {
 
 struct bridge {
     MQTTAsync client;
+    struct store *store;
     int version;
     int qos;
     char *prefix;
@@ -165,7 +167,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-struct bridge *bridge_new(const struct bridge_config *cfg)
+struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_config *store)
 {
     struct bridge *b = calloc(1, sizeof(*b));
     if (!b)
@@ -191,6 +193,9 @@ struct bridge *bridge_new(const struct bridge_config *cfg)
         b->status_topic = NULL;
         goto out_free;
     }
+    b->store = store_open(store);
+    if (!b->store)
+        goto out_free;
     b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (b->efd < 0) {
         log_error("startup-failed reason=\"eventfd: %s\"", strerror(errno));
@@ -334,6 +339,7 @@ void bridge_free(struct bridge *b, int timeout_ms)
     }
     if (b->efd >= 0)
         close(b->efd);
+    store_close(b->store);
     pthread_mutex_destroy(&b->lock);
     free(b->prefix);
     free(b->uri);

@@ -34,7 +34,8 @@ struct conffile_problems {
 int conffile_load(const char *path, struct gw_config *out, struct conffile_problems *problems);
 
 /* Applies the environment overrides of SPEC section 1 (LWM2M_GW_MQTT_URI,
- * LWM2M_GW_MQTT_USERNAME, LWM2M_GW_MQTT_PASSWORD) to a loaded configuration. A bad value is
+ * LWM2M_GW_MQTT_USERNAME, LWM2M_GW_MQTT_PASSWORD) and our LWM2M_GW_STORE_PATH to a loaded
+ * configuration. An empty variable counts as unset. A bad value is
  * reported as "LWM2M_GW_MQTT_URI: message" in `problems`. Returns GW_OK or -GW_ERR_INVALID.
  * LWM2M_GW_LOG_LEVEL is the daemon's, not the file's, and is not handled here. */
 int conffile_apply_env(struct gw_config *cfg, struct conffile_problems *problems);

@@ -36,8 +36,8 @@ static void usage(FILE *out)
             "  -h, --help           print this help and exit\n"
             "\n"
             "environment: LWM2M_GW_MQTT_URI, LWM2M_GW_MQTT_USERNAME, LWM2M_GW_MQTT_PASSWORD,\n"
-            "             LWM2M_GW_LOG_LEVEL override the file (the command line wins over\n"
-            "             LWM2M_GW_LOG_LEVEL)\n"
+            "             LWM2M_GW_STORE_PATH, LWM2M_GW_LOG_LEVEL override the file (the\n"
+            "             command line wins over LWM2M_GW_LOG_LEVEL)\n"
             "exit status: 0 clean stop, 1 invalid configuration, 2 bad usage, 3 runtime failure\n");
 }
 
@@ -260,9 +260,12 @@ int main(int argc, char **argv)
     int status = EXIT_RUNTIME;
     if (setup_fds(&d) < 0)
         goto out;
-    d.bridge = bridge_new(&d.cfg.mqtt);
+    d.bridge = bridge_new(&d.cfg.mqtt, &d.cfg.store);
     if (!d.bridge)
         goto out;
+    /* The gateway's own topics live at {prefix}/gateway/: no device may take that name. */
+    static const char *const reserved[] = {"gateway", NULL};
+    d.cfg.lwm2m.reserved_endpoints = reserved;
     d.lwm2m = server_new(&d.cfg.lwm2m, bridge_server_callbacks(), d.bridge);
     if (!d.lwm2m)
         goto out;

@@ -8,11 +8,12 @@ packages=(
   # build
   cmake ninja-build gcc pkg-config
   libcoap3-dev libpaho-mqtt-dev libssl-dev libconfig-dev libjansson-dev libsqlite3-dev
+  libcbor-dev libexpat1-dev
   uthash-dev
   # run: a local broker for the two-command start
   mosquitto
   # tests: unit tests, raw CoAP client, the end-to-end scenarios
-  libcmocka-dev libcoap3-bin mosquitto-clients python3 python3-pytest python3-paho-mqtt
+  libcmocka-dev libcoap3-bin clang libclang-rt-14-dev mosquitto-clients python3 python3-pytest python3-paho-mqtt
 )
 
 missing=()

@@ -17,6 +17,11 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   echo "run: started mosquitto on 127.0.0.1:1883" >&2
 fi
 
+# The example configuration keeps its store under /var/lib, as an installed gateway would; a
+# gateway started from the source tree keeps it here instead (unless told otherwise).
+mkdir -p run
+export LWM2M_GW_STORE_PATH=${LWM2M_GW_STORE_PATH:-$PWD/run/state.db}
+
 args=("$@")
 if [[ " $* " != *" -c "* && " $* " != *" --config "* ]]; then
   args=(-c conf/gateway.conf "${args[@]}")

@@ -57,5 +57,7 @@ int64_t gw_now_mono_ms(void);
 int64_t gw_now_wall_ms(void);
 
 #define GW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define GW_STRINGIFY_(x) #x
+#define GW_STRINGIFY(x) GW_STRINGIFY_(x)
 
 #endif

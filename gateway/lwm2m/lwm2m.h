@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
+#include "data.h"
+#include "model.h"
+
 #define GW_EP_MAX 128 /* longest endpoint name accepted, in bytes */
 #define GW_ID_LEN 8   /* registration location ids are this many characters */
 
@@ -65,6 +69,9 @@ struct server_config {
     uint32_t lifetime_min; /* seconds; a requested lifetime is clamped into the bounds */
     uint32_t lifetime_max;
     struct server_security security;
+    const char *const *reserved_endpoints; /* NULL-terminated names no device may register
+                                              with (the daemon reserves "gateway": its own
+                                              topics live at {prefix}/gateway/); may be NULL */
 };
 
 /* ---- what the registry knows of a device ---- */

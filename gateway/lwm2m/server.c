@@ -14,6 +14,7 @@
 
 #include <coap3/coap.h>
 
+#include "dedup.h"
 #include "gw.h"
 #include "rd.h"
 #include "registry.h"
@@ -21,10 +22,14 @@
 #define MAX_PATH_SEGMENTS 8
 #define MAX_QUERY_OPTIONS 16
 #define CONTENT_FORMAT_LINK 40
+#define DEDUP_MAX 65536          /* answers kept for retransmissions */
+#define DEDUP_LIFETIME_MS 247000 /* EXCHANGE_LIFETIME, RFC 7252 section 4.8.2 */
 
 struct server {
     coap_context_t *coap;
     struct registry *registry;
+    struct dedup *dedup;
+    const char *const *reserved_eps;
     struct server_callbacks cb;
     void *cb_ctx;
     uint32_t lifetime_min;
@@ -198,6 +203,12 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
     }
     if (rc < 0)
         goto out_reject;
+    for (const char *const *r = lw->reserved_eps; r && *r; r++) {
+        if (strcmp(params.ep, *r) == 0) {
+            snprintf(err, sizeof(err), "ep: the endpoint name '%s' is reserved by the gateway", *r);
+            goto out_reject;
+        }
+    }
     code = read_links(request, &objects, true, &present, err, sizeof(err));
     if (code)
         goto out_reject;
@@ -286,13 +297,18 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
         r->lifetime = params.lifetime;
         changed |= GW_CHANGED_LIFETIME;
     }
-    if (params.has_binding &&
-        (strcmp(params.binding, r->binding) != 0 || params.queue != r->queue_mode)) {
-        memcpy(r->binding, params.binding, sizeof(r->binding));
-        r->queue_mode = params.queue;
-        changed |= GW_CHANGED_BINDING;
-    } else if (!params.has_binding && params.queue && !r->queue_mode) {
-        r->queue_mode = true;
+    /* Queue mode: in LwM2M 1.0 it is part of the binding ("UQ"), so a new binding sets it
+     * either way; from 1.1 on it is the Register's Q parameter, which an Update cannot take
+     * back, so a new binding such as "U" leaves it on. */
+    bool queue = r->queue_mode;
+    if (strcmp(r->lwm2m, "1.0") == 0 && params.has_binding)
+        queue = params.queue;
+    else if (params.queue)
+        queue = true;
+    if ((params.has_binding && strcmp(params.binding, r->binding) != 0) || queue != r->queue_mode) {
+        if (params.has_binding)
+            memcpy(r->binding, params.binding, sizeof(r->binding));
+        r->queue_mode = queue;
         changed |= GW_CHANGED_BINDING;
     }
     if (params.has_sms && strcmp(params.sms, r->sms) != 0) {
@@ -331,7 +347,15 @@ static void handle_deregister(struct server *lw, struct reg_entry *e, coap_pdu_t
     drop_registration(lw, e, GW_GONE_DEREGISTERED);
 }
 
-/* The single request handler: dispatches on method and Uri-Path. */
+static void replay(const struct dedup_reply *seen, coap_pdu_t *response);
+static void remember(struct server *lw, const coap_address_t *remote, uint16_t mid,
+                     const coap_pdu_t *response);
+static void dispatch(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                     coap_pdu_t *response, const struct rd_str *path, int n,
+                     coap_pdu_code_t method);
+
+/* The single request handler: answers a retransmission from the cache, else dispatches on
+ * method and Uri-Path. */
 static void on_request(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query_string,
                        coap_pdu_t *response)
@@ -340,10 +364,74 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
     (void)query_string;
     struct server *lw = coap_get_app_data(coap_session_get_context(session));
     struct rd_str path[MAX_PATH_SEGMENTS];
-    char addr[64], id[GW_ID_LEN + 1];
+    char addr[64];
     int n = read_options(request, COAP_OPTION_URI_PATH, path, MAX_PATH_SEGMENTS);
+    if (n < 0) {
+        answer(response, COAP_RESPONSE_CODE_NOT_FOUND, "no such resource");
+        return;
+    }
     coap_pdu_code_t method = coap_pdu_get_code(request);
+    const coap_address_t *remote = coap_session_get_addr_remote(session);
+    uint16_t mid = (uint16_t)coap_pdu_get_mid(request);
+    bool changes_state = method == COAP_REQUEST_CODE_POST || method == COAP_REQUEST_CODE_DELETE;
 
+    if (changes_state) {
+        const struct dedup_reply *seen =
+            dedup_find(lw->dedup, &remote->addr, remote->size, mid, gw_now_mono_ms());
+        if (seen) {
+            replay(seen, response);
+            format_address(remote, addr, sizeof(addr));
+            log_debug("duplicate address=%s mid=%u reason=\"retransmission, answered again\"", addr,
+                      mid);
+            return;
+        }
+    }
+    dispatch(lw, session, request, response, path, n, method);
+    if (changes_state)
+        remember(lw, remote, mid, response);
+}
+
+static void replay(const struct dedup_reply *seen, coap_pdu_t *response)
+{
+    coap_pdu_set_code(response, (coap_pdu_code_t)seen->code);
+    if (seen->location[0]) {
+        coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
+        coap_add_option(response, COAP_OPTION_LOCATION_PATH, strlen(seen->location),
+                        (const uint8_t *)seen->location);
+    }
+    if (seen->diagnostic)
+        coap_add_data(response, strlen(seen->diagnostic), (const uint8_t *)seen->diagnostic);
+}
+
+/* Keeps the answer just built, for a retransmission of the same request. */
+static void remember(struct server *lw, const coap_address_t *remote, uint16_t mid,
+                     const coap_pdu_t *response)
+{
+    char location[GW_ID_LEN + 1] = "";
+    coap_opt_iterator_t it;
+    coap_opt_filter_t filter;
+    coap_opt_t *opt;
+    coap_option_filter_clear(&filter);
+    coap_option_filter_set(&filter, COAP_OPTION_LOCATION_PATH);
+    coap_option_iterator_init(response, &it, &filter);
+    while ((opt = coap_option_next(&it))) {
+        if (coap_opt_length(opt) == GW_ID_LEN) {
+            memcpy(location, coap_opt_value(opt), GW_ID_LEN);
+            location[GW_ID_LEN] = '\0';
+        }
+    }
+    size_t len = 0;
+    const uint8_t *data = NULL;
+    if (!coap_get_data(response, &len, &data))
+        len = 0;
+    dedup_put(lw->dedup, &remote->addr, remote->size, mid, (uint8_t)coap_pdu_get_code(response),
+              location, (const char *)data, len, gw_now_mono_ms());
+}
+
+static void dispatch(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                     coap_pdu_t *response, const struct rd_str *path, int n, coap_pdu_code_t method)
+{
+    char addr[64], id[GW_ID_LEN + 1];
     if (n >= 1 && segment_is(&path[0], "rd")) {
         if (n == 1) {
             if (method == COAP_REQUEST_CODE_POST)
@@ -427,9 +515,11 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     lw->cb_ctx = cb_ctx;
     lw->lifetime_min = cfg->lifetime_min;
     lw->lifetime_max = cfg->lifetime_max;
+    lw->reserved_eps = cfg->reserved_endpoints;
     lw->registry = registry_new();
+    lw->dedup = dedup_new(DEDUP_MAX, DEDUP_LIFETIME_MS);
     lw->coap = coap_new_context(NULL);
-    if (!lw->registry || !lw->coap)
+    if (!lw->registry || !lw->dedup || !lw->coap)
         goto out_free;
     coap_set_app_data(lw->coap, lw);
     coap_context_set_block_mode(lw->coap, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
@@ -479,6 +569,7 @@ void server_free(struct server *lw)
     if (lw->coap)
         coap_free_context(lw->coap);
     registry_free(lw->registry);
+    dedup_free(lw->dedup);
     free(lw);
     coap_cleanup();
 }

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""make_seeds.py - writes the seed corpora of the content-format fuzz targets
+(tests/fuzz/corpus/{tlv,senml_json,senml_cbor,oma_json,rawcbor,text}/): real payloads, mostly the
+worked examples of the LwM2M TS Core (TLV 7.4.3, SenML JSON 7.4.4, SenML CBOR 7.4.5, LwM2M JSON
+1.0 6.4.4), plus a few refused ones. Each file is one input of roundtrip.h: byte 0 picks the
+request path (the index into rt_bases), fuzz_text.c's byte 1 the format, the rest is the payload.
+Run it again after changing a seed or rt_bases; files it does not write (crash reproducers) stay.
+"""
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Indices into rt_bases in roundtrip.h.
+ROOT, DEV, DEV0, MANUF, VOLT, VOLT1, TIME = 0, 1, 2, 3, 4, 5, 6
+TEMP, TEMP0, SENSOR, SERVER0, APN_LINKS, PUBKEY, UNKNOWN0, UNKNOWN_RES = 7, 8, 9, 10, 11, 12, 13, 14
+BATTERY, STORING = 15, 16
+
+# ---- TLV ----
+
+def tlv(kind, ident, value):
+    """One TLV: kind 0 instance, 1 resource instance, 2 multiple resource, 3 resource."""
+    t = kind << 6
+    head = b""
+    if ident > 0xFF:
+        t |= 0x20
+        head += struct.pack(">H", ident)
+    else:
+        head += bytes([ident])
+    n = len(value)
+    if n <= 7:
+        t |= n
+    elif n <= 0xFF:
+        t |= 0x08
+        head += bytes([n])
+    elif n <= 0xFFFF:
+        t |= 0x10
+        head += struct.pack(">H", n)
+    else:
+        t |= 0x18
+        head += struct.pack(">I", n)[1:]
+    return bytes([t]) + head + value
+
+
+def res(i, v):
+    return tlv(3, i, v)
+
+
+def multi(i, *insts):
+    return tlv(2, i, b"".join(tlv(1, k, v) for k, v in insts))
+
+
+# TS Core, TLV examples, "Single Object Instance Request" (Read /3/0): the spec's exact bytes.
+DEVICE_INSTANCE = bytes.fromhex(
+    "C800144F70656E204D6F62696C6520416C6C69616E6365"
+    "C801164C69676874776569676874204D324D20436C69656E74"
+    "C80209333435303030313233"
+    "C303312E30"
+    "86064100014101 05".replace(" ", "") +
+    "8807084200 0ED842011388".replace(" ", "") +
+    "870841007D42010384"
+    "C10964"
+    "C10A0F"
+    "830B410000"
+    "C40D5182428F"
+    "C60E2B30323A3030"
+    "C11055")
+F = lambda x: struct.pack(">f", x)
+D = lambda x: struct.pack(">d", x)
+
+TEMP_INSTANCE = (res(5700, F(21.5)) + res(5701, b"Cel") + res(5601, F(-10.0)) +
+                 res(5602, D(35.7)) + res(5603, F(-40.0)) + res(5604, F(125.0)))
+
+TLV = {
+    "spec_device_instance": (DEV0, DEVICE_INSTANCE),
+    "spec_device_object": (DEV, tlv(0, 0, DEVICE_INSTANCE)),
+    "device_resources_at_object": (DEV, res(9, b"\x64") + res(1, b"M2M")),
+    "spec_voltage_multiple": (VOLT, multi(7, (0, b"\x0e\xd8"), (1, b"\x13\x88"))),
+    "voltage_instance": (VOLT1, tlv(1, 1, b"\x13\x88")),
+    "spec_current_time": (TIME, res(13, b"\x51\x82\x42\x8f")),
+    "time_8_bytes": (TIME, res(13, struct.pack(">q", 1700000000123))),
+    "temperature_notification": (TEMP0, TEMP_INSTANCE),
+    "temperature_two_instances": (TEMP, tlv(0, 0, TEMP_INSTANCE) + tlv(0, 1, res(5700, D(-3.25)))),
+    "sensor_value_float": (SENSOR, res(5700, F(21.5))),
+    "sensor_value_double": (SENSOR, res(5700, D(22.4))),
+    "server_instance": (SERVER0, res(0, b"\x01") + res(1, struct.pack(">I", 86400)) +
+                        res(6, b"\x01") + res(7, b"U") + res(10, b"\x00\x0b\x00\x00") +
+                        res(11, b"\xff") + res(4, b"")),
+    "objlnk_multiple": (APN_LINKS, multi(24, (0, b"\x00\x0b\x00\x00"), (1, b"\x00\x0b\x00\x01"))),
+    "opaque_key": (PUBKEY, res(3, bytes(range(40)))),
+    "unknown_object": (UNKNOWN0, res(1, b"\xab\xcd") + res(2, b"\x05") + multi(3, (0, b"x"))),
+    # TS Core objlnk example, object 66 instance 0 (its bytes), read where the model knows nothing
+    "spec_objlnk_66_untyped": (UNKNOWN0, bytes.fromhex(
+        "88000C440000420000440100420001C8010D38363133383030373535353030C40212345678")),
+    "unknown_resource": (UNKNOWN_RES, res(1, b"\x00\x01\x02")),
+    "battery_1_byte": (BATTERY, res(9, b"\x64")),
+    "battery_8_bytes": (BATTERY, res(9, struct.pack(">q", -2))),
+    "boolean": (STORING, res(6, b"\x00")),
+    "empty_instance": (DEV0, b""),
+    "empty_multiple": (VOLT, tlv(2, 7, b"")),
+    # 16- and 24-bit length fields holding small lengths (not minimal, still valid)
+    "length_16bit": (UNKNOWN_RES, bytes([0xD0, 0x01, 0x00, 0x03]) + b"abc"),
+    "length_24bit": (UNKNOWN_RES, bytes([0xD8, 0x01, 0x00, 0x00, 0x03]) + b"abc"),
+    "long_string_16bit_length": (MANUF, res(0, b"z" * 300)),
+    "refused_truncated": (DEV0, DEVICE_INSTANCE[:41]),
+    "refused_nested_instance": (DEV0, tlv(0, 0, tlv(0, 0, res(1, b"x")))),
+}
+
+# ---- SenML JSON ----
+
+SENML_DEVICE = [
+    {"bn": "/3/0/", "n": "0", "vs": "Open Mobile Alliance"}, {"n": "1", "vs": "Lightweight M2M Client"},
+    {"n": "2", "vs": "345000123"}, {"n": "3", "vs": "1.0"}, {"n": "6/0", "v": 1}, {"n": "6/1", "v": 5},
+    {"n": "7/0", "v": 3800}, {"n": "7/1", "v": 5000}, {"n": "8/0", "v": 125}, {"n": "8/1", "v": 900},
+    {"n": "9", "v": 100}, {"n": "10", "v": 15}, {"n": "11/0", "v": 0}, {"n": "13", "v": 1367491215},
+    {"n": "14", "vs": "+02:00"}, {"n": "16", "vs": "U"}]
+SENML_LINKS = [
+    {"bn": "/", "n": "65/0/0/0", "vlo": "66:0"}, {"n": "65/0/0/1", "vlo": "66:1"},
+    {"n": "65/0/1", "vs": "8613800755500"}, {"n": "65/0/2", "v": 1},
+    {"n": "66/0/0", "vs": "myService1"}, {"n": "66/0/1", "vs": "Internet.15.234"},
+    {"n": "66/0/2", "vlo": "67:0"}, {"n": "66/1/0", "vs": "myService2"},
+    {"n": "66/1/1", "vs": "Internet.15.235"}, {"n": "66/1/2", "vlo": "65535:65535"},
+    {"n": "67/0/0", "vs": "85.76.76.84"}, {"n": "67/0/1", "vs": "85.76.255.255"}]
+SENML_TEMP = [
+    {"bn": "/3303/0/", "bt": 1700000000, "n": "5700", "v": 21.5}, {"n": "5701", "vs": "Cel"},
+    {"n": "5601", "v": -10.0}, {"n": "5602", "v": 35.7}]
+SENML_SERIES = [
+    {"bn": "/3303/0/5700", "bt": 1700000000, "v": 21.5, "t": -60}, {"v": 21.75, "t": -30},
+    {"v": 22.0}]
+
+# Packs with binary values (vd) are written here in SenML JSON's base64url; senml_cbor() turns
+# vd into bytes.
+SENML = {
+    "spec_device_read": (DEV0, SENML_DEVICE),
+    "spec_device_read_at_root": (ROOT, SENML_DEVICE),
+    "spec_time_series_72": (ROOT, [{"bn": "/72/", "bt": 25462634, "n": "1/2", "v": 22.4, "t": -5},
+                                   {"n": "1/2", "v": 22.9, "t": -30}, {"n": "1/2", "v": 24.1, "t": -50}]),
+    "spec_object_links": (ROOT, SENML_LINKS),
+    "spec_single_resource": (MANUF, [{"bn": "/3/0/0", "vs": "Open Mobile Alliance"}]),
+    "spec_read_composite_request": (ROOT, [{"n": "/3/0/0"}, {"n": "/3/0/9"}, {"n": "/1/0/1"}]),
+    "spec_read_composite_response": (ROOT, [{"n": "/3/0/0", "vs": "Open Mobile Alliance"},
+                                            {"n": "/3/0/9", "v": 95}, {"n": "/1/0/1", "v": 86400}]),
+    "spec_write_composite": (ROOT, [{"n": "/3311/0/5850", "vb": False}, {"n": "/3311/1/5850", "vb": False},
+                                    {"n": "/3311/2/5851", "v": 20}, {"n": "/3308/0/5900", "v": 18}]),
+    "temperature_notification": (TEMP0, SENML_TEMP),
+    "temperature_series": (SENSOR, SENML_SERIES),
+    "current_time": (TIME, [{"bn": "/3/0/13", "v": 1700000000}]),
+    "voltage_instances": (VOLT, [{"bn": "/3/0/7/", "n": "0", "v": 3800}, {"n": "1", "v": 5000}]),
+    "objlnk_multiple": (APN_LINKS, [{"bn": "/1/0/24/", "n": "0", "vlo": "11:0"}, {"n": "1", "vlo": "11:1"}]),
+    "opaque_key": (PUBKEY, [{"bn": "/0/0/3", "vd": "AAECAwQFBgcICQ"}]),
+    "server_instance": (SERVER0, [{"bn": "/1/0/", "n": "0", "v": 1}, {"n": "1", "v": 86400},
+                                  {"n": "6", "vb": True}, {"n": "7", "vs": "U"}, {"n": "10", "vlo": "11:0"}]),
+    "unknown_every_type": (UNKNOWN0, [{"bn": "/32000/0/", "n": "1", "v": 3}, {"n": "2", "v": 3.25},
+                                      {"n": "3", "vs": "x"}, {"n": "4", "vb": True}, {"n": "5", "vd": "AQID"},
+                                      {"n": "6", "vlo": "3:0"}, {"n": "7"}, {"n": "8", "v": 1e300}]),
+    "base_value_and_units": (ROOT, [{"bv": 100, "bu": "%", "n": "/3/0/9", "v": -1, "bver": 10},
+                                    {"n": "/3303/0/5700", "v": 0.5, "u": "Cel"}]),
+    "refused_outside_base": (DEV0, [{"n": "/3303/0/5700", "v": 1}]),
+}
+
+SENML_LABELS = {"bver": -1, "bn": -2, "bt": -3, "bu": -4, "bv": -5, "bs": -6, "n": 0, "u": 1,
+                "v": 2, "vs": 3, "vb": 4, "s": 5, "t": 6, "ut": 7, "vd": 8}
+
+
+def b64url_decode(s):
+    import base64
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def cbor_head(major, n):
+    if n < 24:
+        return bytes([major << 5 | n])
+    for extra, fmt in ((24, ">B"), (25, ">H"), (26, ">I"), (27, ">Q")):
+        if n < 1 << (8 * struct.calcsize(fmt)):
+            return bytes([major << 5 | extra]) + struct.pack(fmt, n)
+    raise ValueError(n)
+
+
+def cbor(x):
+    """Deterministic CBOR: shortest integers, lengths and floats (RFC 8949 section 4.2)."""
+    if x is True or x is False:
+        return b"\xf5" if x else b"\xf4"
+    if isinstance(x, int):
+        return cbor_head(0, x) if x >= 0 else cbor_head(1, -1 - x)
+    if isinstance(x, float):
+        for fmt, ib in ((">e", 0xF9), (">f", 0xFA), (">d", 0xFB)):
+            try:
+                packed = struct.pack(fmt, x)
+            except OverflowError:
+                continue
+            if struct.unpack(fmt, packed)[0] == x:
+                return bytes([ib]) + packed
+    if isinstance(x, bytes):
+        return cbor_head(2, len(x)) + x
+    if isinstance(x, str):
+        b = x.encode()
+        return cbor_head(3, len(b)) + b
+    if isinstance(x, list):
+        return cbor_head(4, len(x)) + b"".join(cbor(i) for i in x)
+    if isinstance(x, dict):
+        return cbor_head(5, len(x)) + b"".join(cbor(k) + cbor(v) for k, v in x.items())
+    raise TypeError(x)
+
+
+def senml_cbor(pack):
+    out = []
+    for rec in pack:
+        m = {}
+        for k, v in rec.items():
+            if k == "vd":
+                v = b64url_decode(v)
+            m[SENML_LABELS.get(k, k)] = v
+        out.append(m)
+    return cbor(out)
+
+
+# ---- LwM2M JSON (1.0) ----
+
+def oma(bn, entries, bt=None):
+    doc = {}
+    if bn is not None:
+        doc["bn"] = bn
+    doc["e"] = entries
+    if bt is not None:
+        doc["bt"] = bt
+    return doc
+
+
+OMA_DEVICE = oma("/3/0/", [
+    {"n": "0", "sv": "Open Mobile Alliance"}, {"n": "1", "sv": "Lightweight M2M Client"},
+    {"n": "2", "sv": "345000123"}, {"n": "3", "sv": "1.0"}, {"n": "6/0", "v": 1}, {"n": "6/1", "v": 5},
+    {"n": "7/0", "v": 3800}, {"n": "7/1", "v": 5000}, {"n": "8/0", "v": 125}, {"n": "8/1", "v": 900},
+    {"n": "9", "v": 100}, {"n": "10", "v": 15}, {"n": "11/0", "v": 0}, {"n": "13", "v": 1367491215},
+    {"n": "14", "sv": "+02:00"}, {"n": "15", "sv": "U"}])
+
+OMA = {
+    "spec_device_read": (DEV0, OMA_DEVICE),
+    "spec_device_read_at_object": (DEV, OMA_DEVICE),
+    "spec_time_series": (ROOT, oma(None, [{"n": "72/1/2", "v": 22.4, "t": -5}, {"n": "72/1/2", "v": 22.9, "t": -30},
+                                          {"n": "72/1/2", "v": 24.1, "t": -50}], bt=25462634)),
+    "spec_object_links": (ROOT, oma("/", [{"n": "65/0/0/0", "ov": "66:0"}, {"n": "65/0/0/1", "ov": "66:1"},
+                                          {"n": "65/0/1", "sv": "8613800755500"}, {"n": "65/0/2", "v": 1},
+                                          {"n": "66/0/0", "sv": "myService 1"}, {"n": "66/0/2", "ov": "67:0"},
+                                          {"n": "66/1/2", "ov": "65535:65535"}])),
+    "relative_to_request": (DEV0, oma(None, [{"n": "0", "sv": "Open Mobile Alliance"}, {"n": "6/0", "v": 1}])),
+    "temperature_notification": (TEMP0, oma("/3303/0/", [{"n": "5700", "v": 21.5, "t": 0}, {"n": "5701", "sv": "Cel"},
+                                                         {"n": "5601", "v": -10.0}, {"n": "5602", "v": 35.7}],
+                                            bt=1700000000)),
+    "temperature_series": (SENSOR, oma("/3303/0/5700", [{"v": 22.9, "t": -30}, {"v": 22.4, "t": -5}], bt=25462634)),
+    "single_resource": (MANUF, oma(None, [{"sv": "Open Mobile Alliance"}])),
+    "opaque_base64": (PUBKEY, oma("/0/0/3", [{"sv": "AQIDBAU="}])),
+    "server_instance": (SERVER0, oma("/1/0/", [{"n": "0", "v": 1}, {"n": "6", "bv": True}, {"n": "7", "sv": "U"},
+                                              {"n": "10", "ov": "11:0"}])),
+    "unknown_every_type": (UNKNOWN0, oma("/32000/0/", [{"n": "1", "v": 3}, {"n": "2", "v": 3.5},
+                                                       {"n": "3", "sv": "AQID"}, {"n": "4", "bv": False},
+                                                       {"n": "5", "ov": "1:2"}])),
+    "refused_no_entries": (DEV0, {"bn": "/3/0/"}),
+}
+
+# ---- CBOR (60), one value ----
+
+RAWCBOR = {
+    "manufacturer_text": (MANUF, cbor("Open Mobile Alliance")),
+    "battery_uint": (BATTERY, cbor(100)),
+    "current_time_tag1": (TIME, b"\xc1" + cbor(1367491215)),
+    "current_time_plain": (TIME, cbor(1367491215)),
+    "sensor_half_float": (SENSOR, cbor(21.5)),
+    "sensor_double": (SENSOR, cbor(22.4)),
+    "sensor_integer": (SENSOR, cbor(-40)),
+    "voltage_instance": (VOLT1, cbor(5000)),
+    "objlnk_text": (APN_LINKS, cbor("11:0")),
+    "opaque_bytes": (PUBKEY, cbor(bytes(range(20)))),
+    "boolean": (STORING, cbor(True)),
+    "unknown_negative": (UNKNOWN_RES, cbor(-123456789)),
+    "unknown_uint64": (UNKNOWN_RES, cbor(2**64 - 1)),
+    "self_described": (UNKNOWN_RES, b"\xd9\xd9\xf7" + cbor("x")),
+    "refused_array": (UNKNOWN_RES, cbor([1, 2])),
+}
+
+# ---- text/plain, opaque, link-format (fuzz_text.c: byte 1 is 0 text, 1 opaque, 2 link) ----
+
+TXT, OPQ, LNK = 0, 1, 2
+TEXT = {
+    "text_manufacturer": (MANUF, TXT, b"Open Mobile Alliance"),
+    "text_battery": (BATTERY, TXT, b"100"),
+    "text_current_time": (TIME, TXT, b"1367491215"),
+    "text_sensor_value": (SENSOR, TXT, b"21.5"),
+    "text_sensor_exponent": (SENSOR, TXT, b"-1.25e-3"),
+    "text_voltage_instance": (VOLT1, TXT, b"5000"),
+    "text_objlnk": (APN_LINKS, TXT, b"11:0"),
+    "text_boolean": (STORING, TXT, b"1"),
+    "text_unknown_utf8": (UNKNOWN_RES, TXT, "température ✓".encode()),
+    "text_refused_opaque_resource": (PUBKEY, TXT, b"AQID"),
+    "opaque_key": (PUBKEY, OPQ, bytes(range(32))),
+    "opaque_unknown": (UNKNOWN_RES, OPQ, b"\x00\xff\x10"),
+    "link_register": (ROOT, LNK, b'</>;rt="oma.lwm2m";ct=11543,</1/0>,</3/0>,</3303/0>,</3303/1>'),
+    "link_discover_device": (DEV0, LNK, b"</3/0>;pmin=10;pmax=60,</3/0/0>,</3/0/7>;dim=2,</3/0/13>"),
+    "link_discover_resource": (SENSOR, LNK, b"</3303/0/5700>;gt=30;lt=-10;st=0.5"),
+}
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def main():
+    for name, (base, payload) in TLV.items():
+        write("tlv", name, bytes([base]) + payload)
+    for name, (base, pack) in SENML.items():
+        text = json.dumps(pack, separators=(",", ":")).encode()
+        write("senml_json", name, bytes([base]) + text)
+        write("senml_cbor", name, bytes([base]) + senml_cbor(pack))
+    for name, (base, doc) in OMA.items():
+        write("oma_json", name, bytes([base]) + json.dumps(doc, separators=(",", ":")).encode())
+    for name, (base, payload) in RAWCBOR.items():
+        write("rawcbor", name, bytes([base]) + payload)
+    for name, (base, fmt, payload) in TEXT.items():
+        write("text", name, bytes([base, fmt]) + payload)
+
+
+if __name__ == "__main__":
+    main()
