@@ -49,6 +49,7 @@ static void print_problems(const struct conffile_problems *p)
 
 struct daemon {
     struct gw_config cfg;
+    struct model *model;
     struct server *lwm2m;
     struct bridge *bridge;
     int epfd;
@@ -155,6 +156,27 @@ static int run(struct daemon *d)
     }
 }
 
+/* The object model: the built-in objects, then every DDF file of objects.dirs (a file that
+ * does not load is logged and skipped; the others still count). */
+static int load_model(struct daemon *d)
+{
+    d->model = model_new();
+    if (!d->model) {
+        log_error("startup-failed reason=\"out of memory\"");
+        return -GW_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < d->cfg.n_object_dirs; i++) {
+        int n = model_load_dir(d->model, d->cfg.object_dirs[i]);
+        if (n < 0) {
+            log_error("startup-failed dir=%s reason=\"cannot read the object directory: %s\"",
+                      d->cfg.object_dirs[i], gw_strerror(n));
+            return n;
+        }
+        log_info("objects-loaded dir=%s files=%d", d->cfg.object_dirs[i], n);
+    }
+    return GW_OK;
+}
+
 static int setup_fds(struct daemon *d)
 {
     sigset_t mask;
@@ -258,6 +280,8 @@ int main(int argc, char **argv)
     }
 
     int status = EXIT_RUNTIME;
+    if (load_model(&d) < 0)
+        goto out;
     if (setup_fds(&d) < 0)
         goto out;
     d.bridge = bridge_new(&d.cfg.mqtt, &d.cfg.store);
@@ -274,15 +298,17 @@ int main(int argc, char **argv)
         log_error("startup-failed reason=\"epoll_ctl: %s\"", strerror(errno));
         goto out;
     }
-    log_info("started version=%s config=%s listeners=%zu mqtt=%s prefix=%s observe=%zu "
-             "mappings=%zu commands=%zu",
+    log_info("started version=%s config=%s listeners=%zu mqtt=%s prefix=%s objects=%zu "
+             "observe=%zu mappings=%zu commands=%zu",
              GW_VERSION, file, d.cfg.lwm2m.n_listen, d.cfg.mqtt.uri, d.cfg.mqtt.topic_prefix,
-             d.cfg.rules.n_observe, d.cfg.rules.n_mappings, d.cfg.rules.n_commands);
+             model_count(d.model), d.cfg.rules.n_observe, d.cfg.rules.n_mappings,
+             d.cfg.rules.n_commands);
     status = run(&d);
 
 out:
     server_free(d.lwm2m);
     bridge_free(d.bridge, STOP_TIMEOUT_MS);
+    model_free(d.model);
     if (d.epfd >= 0)
         close(d.epfd);
     if (d.sigfd >= 0)

@@ -2,8 +2,6 @@
  * configuration: LwM2M path syntax, topic templates, operation and payload names.
  * Pure functions over strings (no I/O, no state but const tables), so that the config loader
  * and, later, the request parser share one definition of what a valid path or op is. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,22 +42,6 @@ static const char *const path_vars[RULES_PATH_LEVELS] = {NULL, "{iid}", "{rid}",
 static const char *const level_names[RULES_PATH_LEVELS] = {"object id", "instance id",
                                                            "resource id", "resource instance id"};
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes the reason into `err` and returns -GW_ERR_INVALID, for one-line error exits. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return -GW_ERR_INVALID;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -GW_ERR_INVALID;
-}
-
 void mappings_config_clear(struct mappings_config *cfg)
 {
     if (!cfg)
@@ -92,39 +74,46 @@ static int check_level(const char *path, const char *s, size_t len, int level, u
     unsigned long v = 0;
 
     if (len == 0)
-        return fail(err, errlen, "'%s' level %d is empty", path, n);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' level %d is empty", path, n);
     if (len == 1 && s[0] == '*') {
         if (!(flags & GW_PATH_WILDCARD))
-            return fail(err, errlen, "'%s' level %d: '*' is not allowed here", path, n);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' level %d: '*' is not allowed here",
+                           path, n);
         if (level == 0)
-            return fail(err, errlen, "'%s' level 1: the object id cannot be '*'", path);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'%s' level 1: the object id cannot be '*'", path);
         return GW_OK;
     }
     if (s[0] == '{') {
         if (!(flags & GW_PATH_VARS))
-            return fail(err, errlen, "'%s' level %d: variables are not allowed here", path, n);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'%s' level %d: variables are not allowed here", path, n);
         if (!path_vars[level])
-            return fail(err, errlen, "'%s' level 1: the object id cannot be a variable", path);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'%s' level 1: the object id cannot be a variable", path);
         if (strlen(path_vars[level]) != len || memcmp(s, path_vars[level], len) != 0)
-            return fail(err, errlen, "'%s' level %d may only be the variable %s", path, n,
-                        path_vars[level]);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'%s' level %d may only be the variable %s", path, n, path_vars[level]);
         return GW_OK;
     }
     for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return fail(err, errlen, "'%s' level %d is not a number", path, n);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' level %d is not a number", path, n);
     }
     if (len > 1 && s[0] == '0')
-        return fail(err, errlen, "'%s' level %d has a leading zero", path, n);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' level %d has a leading zero", path, n);
     if (len > 5)
-        return fail(err, errlen, "'%s' level %d: %s must be 0-65535", path, n, level_names[level]);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' level %d: %s must be 0-65535", path, n,
+                       level_names[level]);
     for (size_t i = 0; i < len; i++)
         v = v * 10 + (unsigned long)(s[i] - '0');
     if (v > 65535)
-        return fail(err, errlen, "'%s' level %d: %s must be 0-65535", path, n, level_names[level]);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' level %d: %s must be 0-65535", path, n,
+                       level_names[level]);
     /* 65535 is the "no instance" marker of LwM2M (the MAX_ID of TLV and the registry). */
     if (level == 1 && v == 65535)
-        return fail(err, errlen, "'%s' level 2: instance id 65535 is reserved", path);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' level 2: instance id 65535 is reserved",
+                       path);
     return GW_OK;
 }
 
@@ -133,11 +122,11 @@ int mappings_check_path(const char *path, unsigned flags, char *err, size_t errl
     const char *p;
 
     if (!path || !*path)
-        return fail(err, errlen, "path is empty");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "path is empty");
     if (path[0] != '/')
-        return fail(err, errlen, "'%s' must start with '/'", path);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' must start with '/'", path);
     if (path[1] == '\0')
-        return fail(err, errlen, "'%s' has no object id", path);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' has no object id", path);
 
     p = path + 1;
     for (int level = 0; p; level++) {
@@ -145,9 +134,10 @@ int mappings_check_path(const char *path, unsigned flags, char *err, size_t errl
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
         int rc;
         if (level == RULES_PATH_LEVELS)
-            return fail(err, errlen, "'%s' has more than %d levels", path, RULES_PATH_LEVELS);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' has more than %d levels", path,
+                           RULES_PATH_LEVELS);
         if (slash && slash[1] == '\0')
-            return fail(err, errlen, "'%s' must not end with '/'", path);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' must not end with '/'", path);
         rc = check_level(path, p, len, level, flags, err, errlen);
         if (rc != GW_OK)
             return rc;
@@ -161,33 +151,35 @@ int mappings_check_template(const char *tmpl, char *err, size_t errlen)
     const char *p, *close;
 
     if (!tmpl || !*tmpl)
-        return fail(err, errlen, "topic template is empty");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "topic template is empty");
     if (tmpl[0] == '/')
-        return fail(err, errlen, "must not start with '/'");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "must not start with '/'");
 
     for (p = tmpl; *p; p++) {
         switch (*p) {
         case '+':
         case '#':
-            return fail(err, errlen, "must not contain '%c' (an MQTT wildcard)", *p);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "must not contain '%c' (an MQTT wildcard)",
+                           *p);
         case '}':
-            return fail(err, errlen, "unbalanced brace: '}' without '{'");
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "unbalanced brace: '}' without '{'");
         case '/':
             if (p[1] == '/' || p[1] == '\0')
-                return fail(err, errlen, "has an empty level");
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "has an empty level");
             break;
         case '{': {
             size_t len, i;
             close = p + 1 + strcspn(p + 1, "{}/");
             if (*close != '}')
-                return fail(err, errlen, "unbalanced brace: '{' without '}'");
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "unbalanced brace: '{' without '}'");
             len = (size_t)(close - p - 1);
             for (i = 0; i < GW_ARRAY_LEN(template_vars); i++) {
                 if (strlen(template_vars[i]) == len && memcmp(template_vars[i], p + 1, len) == 0)
                     break;
             }
             if (i == GW_ARRAY_LEN(template_vars))
-                return fail(err, errlen, "unknown variable {%.*s}", (int)len, p + 1);
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "unknown variable {%.*s}", (int)len,
+                               p + 1);
             p = close;
             break;
         }

@@ -70,6 +70,7 @@ HEADER = """\
  * object): regenerate rather than edit. */
 #include "gw.h"
 #include "model.h"
+#include "model_internal.h"
 
 %s
 /* Short names so that one resource fits on one line:
@@ -94,10 +95,6 @@ HEADER = """\
 #define OPT false
 #define MAND true
 #define RESOURCES(r) r, GW_ARRAY_LEN(r)
-
-/* Read by model.c, which declares them too (model.h has no private counterpart). */
-extern const struct model_object model_builtin_objects[];
-extern const size_t model_builtin_count;
 """
 
 

@@ -1,5 +1,8 @@
-/* err.c - texts for the project's error codes (enum gw_err), and the two clocks. */
+/* err.c - texts for the project's error codes (enum gw_err), the one helper that writes a
+ * failure's reason into a caller's buffer, and the two clocks. */
 #include "gw.h"
+
+#include <stdio.h>
 
 const char *gw_strerror(int err)
 {
@@ -26,6 +29,17 @@ const char *gw_strerror(int err)
         return "try again";
     }
     return "unknown error";
+}
+
+int gw_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }
 
 #include <time.h>

@@ -25,6 +25,12 @@ enum gw_err {
 /* Returns a static, human-readable text for `err` (either sign). Never NULL. */
 const char *gw_strerror(int err);
 
+/* Writes the reason (printf-style `fmt`, truncated to fit) into `err` when `err` is not NULL
+ * and `errlen` > 0, and returns `rc`, for one-line error exits:
+ *     return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is not a path", text); */
+int gw_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 enum gw_log_level { GW_LOG_ERROR = 0, GW_LOG_WARN, GW_LOG_INFO, GW_LOG_DEBUG };
 
 /* Sets the most verbose level that is written. The default is GW_LOG_INFO. Not thread-safe:

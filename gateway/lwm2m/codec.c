@@ -1,8 +1,6 @@
 /* codec.c - one entry point for every content format: dispatch by CoAP Content-Format number,
  * the short format names used in requests, and link-format (40) as a value. It also keeps the
  * decoders' promise that a failed decode leaves the caller's record list as it found it. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "codec.h"
@@ -42,19 +40,6 @@ const char *codec_name(enum codec_format format)
     return NULL;
 }
 
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 /* Link-format is checked by the full parser, then kept as one Corelnk value at the base: the
  * links themselves are read by whoever needs them (Discover answers, registrations). */
 static int link_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
@@ -70,7 +55,7 @@ static int link_decode(const uint8_t *buf, size_t len, const struct codec_ctx *c
     v.v.bytes.len = len;
     rc = data_records_add(out, &ctx->base, &v, false, 0);
     if (rc < 0)
-        return fail(rc, err, errlen, "%s", gw_strerror(rc));
+        return gw_fail(rc, err, errlen, "%s", gw_strerror(rc));
     return GW_OK;
 }
 
@@ -80,25 +65,25 @@ static int link_encode(const struct data_records *in, const struct codec_ctx *ct
     char p[32];
     *written = 0;
     if (in->n != 1)
-        return fail(-GW_ERR_INVALID, err, errlen, "link-format holds exactly one value, not %zu",
-                    in->n);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "link-format holds exactly one value, not %zu",
+                       in->n);
     const struct data_record *r = &in->v[0];
     data_path_format(&r->path, p, sizeof(p));
     if (r->value.type != GW_TYPE_CORELNK)
-        return fail(-GW_ERR_INVALID, err, errlen, "%s: a %s value is not link-format", p,
-                    data_type_name(r->value.type));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: a %s value is not link-format", p,
+                       data_type_name(r->value.type));
     if (!data_path_contains(&ctx->base, &r->path))
-        return fail(-GW_ERR_INVALID, err, errlen, "record %s lies outside the request path", p);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "record %s lies outside the request path", p);
     struct link_list l = {0};
     char why[160];
     int rc =
         linkfmt_parse((const char *)r->value.v.bytes.p, r->value.v.bytes.len, &l, why, sizeof(why));
     linkfmt_clear(&l);
     if (rc < 0)
-        return fail(rc, err, errlen, "%s: not valid link-format: %s", p, why);
+        return gw_fail(rc, err, errlen, "%s: not valid link-format: %s", p, why);
     if (r->value.v.bytes.len > cap)
-        return fail(-GW_ERR_FULL, err, errlen, "%zu bytes do not fit in %zu", r->value.v.bytes.len,
-                    cap);
+        return gw_fail(-GW_ERR_FULL, err, errlen, "%zu bytes do not fit in %zu",
+                       r->value.v.bytes.len, cap);
     memcpy(buf, r->value.v.bytes.p, r->value.v.bytes.len);
     *written = r->value.v.bytes.len;
     return GW_OK;
@@ -137,13 +122,12 @@ int codec_decode(enum codec_format format, const uint8_t *buf, size_t len,
         rc = oma_json_decode(buf, len, ctx, out, err, errlen);
         break;
     default:
-        return fail(-GW_ERR_UNSUPPORTED, err, errlen,
-                    "content format %d is not one the gateway "
-                    "decodes",
-                    (int)format);
+        return gw_fail(-GW_ERR_UNSUPPORTED, err, errlen,
+                       "content format %d is not one the gateway decodes", (int)format);
     }
+    /* the records of a half-read payload must not be taken for data */
     if (rc < 0)
-        out->n = n0; /* the records of a half-read payload must not be taken for data */
+        data_records_truncate(out, n0);
     return rc;
 }
 
@@ -172,6 +156,6 @@ int codec_encode(enum codec_format format, const struct data_records *in,
     case GW_FMT_LWM2M_JSON:
         return oma_json_encode(in, ctx, buf, cap, written, err, errlen);
     }
-    return fail(-GW_ERR_UNSUPPORTED, err, errlen,
-                "content format %d is not one the gateway encodes", (int)format);
+    return gw_fail(-GW_ERR_UNSUPPORTED, err, errlen,
+                   "content format %d is not one the gateway encodes", (int)format);
 }

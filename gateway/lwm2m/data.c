@@ -190,6 +190,12 @@ int data_records_add(struct data_records *r, const struct data_path *path,
     return GW_OK;
 }
 
+void data_records_truncate(struct data_records *r, size_t n)
+{
+    if (n < r->n)
+        r->n = n;
+}
+
 void data_records_reset(struct data_records *r)
 {
     r->n = 0;
@@ -234,19 +240,6 @@ int64_t data_time_ms(double time, int64_t now_ms)
 
 /* ---- conversion ---- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -GW_ERR_INVALID;
-}
-
 /* Copies bytes into a NUL-terminated buffer for the strto* family; refuses what does not fit
  * or holds a NUL. */
 static int text_copy(const struct data_value *in, char *buf, size_t len)
@@ -263,9 +256,9 @@ static int from_text(const struct data_value *in, enum data_type to, struct data
 {
     char buf[64], *end;
     if (text_copy(in, buf, sizeof(buf)) < 0 || !buf[0])
-        return fail(err, errlen, "'%.*s' is not a valid %s",
-                    (int)(in->v.bytes.len > 40 ? 40 : in->v.bytes.len), (const char *)in->v.bytes.p,
-                    data_type_name(to));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%.*s' is not a valid %s",
+                       (int)(in->v.bytes.len > 40 ? 40 : in->v.bytes.len),
+                       (const char *)in->v.bytes.p, data_type_name(to));
     errno = 0;
     switch (to) {
     case GW_TYPE_INTEGER:
@@ -274,13 +267,14 @@ static int from_text(const struct data_value *in, enum data_type to, struct data
         break;
     case GW_TYPE_UNSIGNED:
         if (buf[0] == '-')
-            return fail(err, errlen, "'%s' is negative, expected an Unsigned Integer", buf);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'%s' is negative, expected an Unsigned Integer", buf);
         out->v.u = strtoull(buf, &end, 10);
         break;
     case GW_TYPE_FLOAT:
         out->v.f = strtod(buf, &end);
         if (!isfinite(out->v.f))
-            return fail(err, errlen, "'%s' is not a finite Float", buf);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is not a finite Float", buf);
         break;
     case GW_TYPE_BOOLEAN:
         if (strcmp(buf, "1") == 0 || strcmp(buf, "true") == 0)
@@ -288,7 +282,7 @@ static int from_text(const struct data_value *in, enum data_type to, struct data
         else if (strcmp(buf, "0") == 0 || strcmp(buf, "false") == 0)
             out->v.b = false;
         else
-            return fail(err, errlen, "'%s' is not a Boolean (0 or 1)", buf);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is not a Boolean (0 or 1)", buf);
         end = buf + strlen(buf);
         break;
     case GW_TYPE_OBJLNK: {
@@ -296,19 +290,22 @@ static int from_text(const struct data_value *in, enum data_type to, struct data
         int used = 0;
         if (sscanf(buf, "%5u:%5u%n", &oid, &iid, &used) != 2 || buf[used] || oid > 65535 ||
             iid > 65535)
-            return fail(err, errlen, "'%s' is not an Objlnk (oid:iid)", buf);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is not an Objlnk (oid:iid)", buf);
         out->v.lnk.oid = (uint16_t)oid;
         out->v.lnk.iid = (uint16_t)iid;
         end = buf + used;
         break;
     }
     default:
-        return fail(err, errlen, "cannot convert text to %s", data_type_name(to));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "cannot convert text to %s",
+                       data_type_name(to));
     }
     if (errno == ERANGE)
-        return fail(err, errlen, "'%s' is out of range for %s", buf, data_type_name(to));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is out of range for %s", buf,
+                       data_type_name(to));
     if (*end)
-        return fail(err, errlen, "'%s' is not a valid %s", buf, data_type_name(to));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is not a valid %s", buf,
+                       data_type_name(to));
     out->type = to;
     return GW_OK;
 }
@@ -340,8 +337,9 @@ int data_value_convert(const struct data_value *in, enum data_type to, struct da
         }
         if (to == GW_TYPE_UNSIGNED) {
             if (in->v.i < 0)
-                return fail(err, errlen, "%lld is negative, expected an Unsigned Integer",
-                            (long long)in->v.i);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "%lld is negative, expected an Unsigned Integer",
+                               (long long)in->v.i);
             out->v.u = (uint64_t)in->v.i;
             out->type = to;
             return GW_OK;
@@ -360,8 +358,8 @@ int data_value_convert(const struct data_value *in, enum data_type to, struct da
     case GW_TYPE_UNSIGNED:
         if (to == GW_TYPE_INTEGER || to == GW_TYPE_TIME) {
             if (in->v.u > INT64_MAX)
-                return fail(err, errlen, "%llu is too large for %s", (unsigned long long)in->v.u,
-                            data_type_name(to));
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "%llu is too large for %s",
+                               (unsigned long long)in->v.u, data_type_name(to));
             out->v.i = (int64_t)in->v.u;
             out->type = to;
             return GW_OK;
@@ -376,15 +374,17 @@ int data_value_convert(const struct data_value *in, enum data_type to, struct da
         if (to == GW_TYPE_INTEGER || to == GW_TYPE_TIME || to == GW_TYPE_UNSIGNED) {
             double f = in->v.f;
             if (f != floor(f) || !isfinite(f))
-                return fail(err, errlen, "%g is not a whole number, expected %s", f,
-                            data_type_name(to));
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "%g is not a whole number, expected %s", f, data_type_name(to));
             if (to == GW_TYPE_UNSIGNED) {
                 if (f < 0 || f >= 18446744073709551616.0)
-                    return fail(err, errlen, "%g is out of range for Unsigned Integer", f);
+                    return gw_fail(-GW_ERR_INVALID, err, errlen,
+                                   "%g is out of range for Unsigned Integer", f);
                 out->v.u = (uint64_t)f;
             } else {
                 if (f < -9223372036854775808.0 || f >= 9223372036854775808.0)
-                    return fail(err, errlen, "%g is out of range for %s", f, data_type_name(to));
+                    return gw_fail(-GW_ERR_INVALID, err, errlen, "%g is out of range for %s", f,
+                                   data_type_name(to));
                 out->v.i = (int64_t)f;
             }
             out->type = to;
@@ -394,6 +394,6 @@ int data_value_convert(const struct data_value *in, enum data_type to, struct da
     default:
         break;
     }
-    return fail(err, errlen, "a %s value cannot be used as %s", data_type_name(in->type),
-                data_type_name(to));
+    return gw_fail(-GW_ERR_INVALID, err, errlen, "a %s value cannot be used as %s",
+                   data_type_name(in->type), data_type_name(to));
 }

@@ -76,8 +76,10 @@ struct data_value {
 #define GW_SENML_RELATIVE_LIMIT 268435456.0
 
 struct data_record {
-    struct data_path path; /* the resource or resource instance; an object instance for an
-                              empty instance (value GW_TYPE_NONE) */
+    /* The resource or resource instance. Two records without value (GW_TYPE_NONE) say that
+     * something is empty: one at /oid/iid, an empty object instance, and one at /oid/iid/rid,
+     * an empty multiple resource (no instances). The TLV codec reads and writes both. */
+    struct data_path path;
     struct data_value value;
     double time; /* seconds: bt + t as the device wrote it, when has_time */
     bool has_time;
@@ -101,6 +103,10 @@ struct data_records {
 int data_records_add(struct data_records *r, const struct data_path *path,
                      const struct data_value *value, bool has_time, double time);
 
+/* Drops the records from index `n` on (a decoder undoing what it added before it failed).
+ * Their bytes stay in the arena until the next reset. Does nothing when n >= r->n. */
+void data_records_truncate(struct data_records *r, size_t n);
+
 /* Empties the list, keeping its memory. */
 void data_records_reset(struct data_records *r);
 
@@ -114,7 +120,7 @@ int64_t data_time_ms(double time, int64_t now_ms);
 /* Converts `in` (typically GW_TYPE_OPAQUE or GW_TYPE_STRING straight from an untyped format)
  * into type `to`, writing `out`; byte values of `out` point into `in`'s bytes. Text is parsed
  * for numbers and booleans ("1"/"0" for Boolean, "oid:iid" for Objlnk). Returns GW_OK or
- * -GW_ERR_INVALID with the reason in `err`. */
+ * -GW_ERR_INVALID with the reason in `err` (which may be NULL). */
 int data_value_convert(const struct data_value *in, enum data_type to, struct data_value *out,
                        char *err, size_t errlen);
 

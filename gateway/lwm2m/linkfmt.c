@@ -280,9 +280,7 @@ int linkfmt_parse(const char *buf, size_t len, struct link_list *out, char *err,
         p.len = 0;
     skip_ows(&p);
     if (at_end(&p)) {
-        if (err && errlen)
-            snprintf(err, errlen, "empty payload");
-        rc = -GW_ERR_INVALID;
+        rc = gw_fail(-GW_ERR_INVALID, err, errlen, "empty payload");
         goto out;
     }
 
@@ -318,8 +316,8 @@ int linkfmt_parse(const char *buf, size_t len, struct link_list *out, char *err,
 
 out:
     if (rc) {
-        if (rc == -GW_ERR_NOMEM && err && errlen)
-            snprintf(err, errlen, "out of memory");
+        if (rc == -GW_ERR_NOMEM)
+            gw_fail(rc, err, errlen, "out of memory");
         linkfmt_clear(out);
     }
     return rc;

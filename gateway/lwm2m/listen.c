@@ -3,8 +3,6 @@
  * Pure string work, kept apart from server.c so that the config loader can validate listeners
  * without creating a libcoap context: a bad URI is a configuration problem, not a runtime one. */
 #include <arpa/inet.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,22 +11,6 @@
 #include "lwm2m.h"
 
 #define LISTEN_HOST_MAX 253 /* longest DNS name */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes the reason into `err` and returns -GW_ERR_INVALID, for one-line error exits. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen)
-        return -GW_ERR_INVALID;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -GW_ERR_INVALID;
-}
 
 /* A DNS name or a dotted IPv4 address: labels of letters, digits and '-', not starting or
  * ending with '-'. All-numeric names must be a valid IPv4 address, so that "300.1.1.1" is
@@ -81,7 +63,7 @@ int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errl
 
     memset(out, 0, sizeof(*out));
     if (!uri || !*uri)
-        return fail(err, errlen, "listen URI is empty");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "listen URI is empty");
 
     if (strncasecmp(uri, "coaps://", 8) == 0) {
         out->scheme = GW_SCHEME_COAPS;
@@ -92,22 +74,24 @@ int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errl
         port = 5683;
         p = uri + 7;
     } else {
-        return fail(err, errlen, "'%s' must start with coap:// or coaps://", uri);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' must start with coap:// or coaps://",
+                       uri);
     }
 
     if (*p == '[') {
         host = p + 1;
         end = strchr(host, ']');
         if (!end)
-            return fail(err, errlen, "'%s' has '[' without ']'", uri);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' has '[' without ']'", uri);
         host_len = (size_t)(end - host);
         if (host_len == 0 || host_len >= sizeof(v6))
-            return fail(err, errlen, "'%s' has an invalid IPv6 address", uri);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' has an invalid IPv6 address", uri);
         memcpy(v6, host, host_len);
         v6[host_len] = '\0';
         struct in6_addr a6;
         if (inet_pton(AF_INET6, v6, &a6) != 1)
-            return fail(err, errlen, "'%s' has an invalid IPv6 address '%s'", uri, v6);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' has an invalid IPv6 address '%s'",
+                           uri, v6);
         p = end + 1;
     } else {
         host = p;
@@ -115,26 +99,28 @@ int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errl
             p++;
         host_len = (size_t)(p - host);
         if (host_len == 0)
-            return fail(err, errlen, "'%s' has no host", uri);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' has no host", uri);
         if (!host_is_valid(host, host_len))
-            return fail(err, errlen, "'%s' has an invalid host (IPv6 addresses go in [ ])", uri);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'%s' has an invalid host (IPv6 addresses go in [ ])", uri);
     }
 
     if (*p == ':') {
         p++;
         if (*p < '0' || *p > '9')
-            return fail(err, errlen, "'%s' has an invalid port", uri);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' has an invalid port", uri);
         port = 0;
         while (*p >= '0' && *p <= '9' && port <= 65535)
             port = port * 10 + (unsigned long)(*p++ - '0');
         if (port < 1 || port > 65535)
-            return fail(err, errlen, "'%s' port must be 1-65535", uri);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' port must be 1-65535", uri);
     }
     /* A lone trailing '/' is harmless; a path, query or anything else is a mistake. */
     if (*p == '/' && p[1] == '\0')
         p++;
     if (*p != '\0')
-        return fail(err, errlen, "'%s' has unexpected text '%s' after the host and port", uri, p);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "'%s' has unexpected text '%s' after the host and port", uri, p);
 
     out->port = (uint16_t)port;
     out->uri = strdup(uri);
@@ -147,9 +133,7 @@ int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errl
 
 out_clear:
     listen_clear(out);
-    if (err && errlen)
-        snprintf(err, errlen, "out of memory");
-    return rc;
+    return gw_fail(rc, err, errlen, "out of memory");
 }
 
 void listen_clear(struct listen_uri *l)

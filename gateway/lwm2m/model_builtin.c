@@ -4,6 +4,7 @@
  * object): regenerate rather than edit. */
 #include "gw.h"
 #include "model.h"
+#include "model_internal.h"
 
 /* The tables below are derived from the OMA LwM2M registry's object definition files
  * (github.com/OpenMobileAlliance/lwm2m-registry), distributed under this license:
@@ -53,10 +54,6 @@
 #define OPT false
 #define MAND true
 #define RESOURCES(r) r, GW_ARRAY_LEN(r)
-
-/* Read by model.c, which declares them too (model.h has no private counterpart). */
-extern const struct model_object model_builtin_objects[];
-extern const size_t model_builtin_count;
 
 /* 0 LWM2M Security 1.2 */
 static const struct model_resource r0[] = {

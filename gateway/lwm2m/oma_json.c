@@ -11,8 +11,6 @@
 
 #include "gw.h"
 
-#define fail senml_json_fail
-
 /* Longest prefix + '/' + name that can still be an LwM2M path. */
 #define NAME_MAX_LEN 48
 
@@ -44,8 +42,8 @@ static int decode_entry(const json_t *e, size_t idx, const struct codec_ctx *ctx
                         struct data_records *out, char *err, size_t errlen)
 {
     if (!json_is_object(e))
-        return fail(err, errlen, -GW_ERR_INVALID, "entry %zu is %s, not an object", idx,
-                    senml_json_kind_name(e));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "entry %zu is %s, not an object", idx,
+                       senml_json_kind_name(e));
     const json_t *n = NULL, *t = NULL, *value = NULL;
     const char *value_field = NULL;
     enum senml_json_kind kind = GW_JSON_NUMBER;
@@ -56,25 +54,28 @@ static int decode_entry(const json_t *e, size_t idx, const struct codec_ctx *ctx
         enum senml_json_kind k;
         if (value_kind(key, &k)) {
             if (value)
-                return fail(err, errlen, -GW_ERR_INVALID, "entry %zu has two values (%s and %s)",
-                            idx, value_field, key);
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "entry %zu has two values (%s and %s)",
+                               idx, value_field, key);
             value = val;
             value_field = key;
             kind = k;
         } else if (!strcmp(key, "n")) {
             if (!json_is_string(val))
-                return fail(err, errlen, -GW_ERR_INVALID, "entry %zu: n must be a string, not %s",
-                            idx, senml_json_kind_name(val));
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "entry %zu: n must be a string, not %s", idx,
+                               senml_json_kind_name(val));
             n = val;
         } else if (!strcmp(key, "t")) {
             if (!json_is_number(val))
-                return fail(err, errlen, -GW_ERR_INVALID, "entry %zu: t must be a number, not %s",
-                            idx, senml_json_kind_name(val));
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "entry %zu: t must be a number, not %s", idx,
+                               senml_json_kind_name(val));
             t = val;
         } /* other fields (SenML's u, s, ...) carry nothing LwM2M needs */
     }
     if (!value)
-        return fail(err, errlen, -GW_ERR_INVALID, "entry %zu has no value (v, sv, bv or ov)", idx);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "entry %zu has no value (v, sv, bv or ov)",
+                       idx);
 
     char name[NAME_MAX_LEN];
     const char *ntext = n ? json_string_value(n) : "";
@@ -82,8 +83,8 @@ static int decode_entry(const json_t *e, size_t idx, const struct codec_ctx *ctx
     bool join = ec->implicit && nlen && ntext[0] != '/' && ec->prefix[ec->prefix_len - 1] != '/';
     size_t total = ec->prefix_len + join + nlen;
     if (total >= sizeof(name))
-        return fail(err, errlen, -GW_ERR_INVALID,
-                    "entry %zu: name of %zu bytes is too long for an LwM2M path", idx, total);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "entry %zu: name of %zu bytes is too long for an LwM2M path", idx, total);
     memcpy(name, ec->prefix, ec->prefix_len);
     if (join)
         name[ec->prefix_len] = '/';
@@ -91,34 +92,34 @@ static int decode_entry(const json_t *e, size_t idx, const struct codec_ctx *ctx
         memcpy(name + ec->prefix_len + join, ntext, nlen);
     struct data_path p;
     if (data_path_parse(name, total, &p) < 0)
-        return fail(err, errlen, -GW_ERR_INVALID, "entry %zu: name \"%.*s\" is not an LwM2M path",
-                    idx, (int)total, name);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "entry %zu: name \"%.*s\" is not an LwM2M path", idx, (int)total, name);
     if (!data_path_contains(&ctx->base, &p)) {
         char bs[32];
         data_path_format(&ctx->base, bs, sizeof(bs));
-        return fail(err, errlen, -GW_ERR_INVALID,
-                    "entry %zu: %.*s lies outside the requested path %s", idx, (int)total, name,
-                    bs);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "entry %zu: %.*s lies outside the requested path %s", idx, (int)total, name,
+                       bs);
     }
     if (p.depth < 3)
-        return fail(err, errlen, -GW_ERR_INVALID,
-                    "entry %zu: %.*s has a value but is not a resource path", idx, (int)total,
-                    name);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "entry %zu: %.*s has a value but is not a resource path", idx, (int)total,
+                       name);
 
     struct data_value v;
     enum data_type want = ctx->model ? model_type(ctx->model, &p) : GW_TYPE_NONE;
     char why[128];
     int rc = senml_json_value(kind, value_field, value, NULL, want, s, &v, why, sizeof(why));
     if (rc == -GW_ERR_INVALID)
-        return fail(err, errlen, rc, "entry %zu (%.*s): %s", idx, (int)total, name, why);
+        return gw_fail(rc, err, errlen, "entry %zu (%.*s): %s", idx, (int)total, name, why);
     if (rc < 0)
         return rc;
     double time = (ec->has_bt ? ec->bt : 0.0) + (t ? json_number_value(t) : 0.0);
     if (!isfinite(time))
-        return fail(err, errlen, -GW_ERR_INVALID, "entry %zu: time bt + t is not finite", idx);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "entry %zu: time bt + t is not finite", idx);
     rc = data_records_add(out, &p, &v, ec->has_bt || t, time);
     if (rc < 0)
-        return fail(err, errlen, rc, "entry %zu: %s", idx, gw_strerror(rc));
+        return gw_fail(rc, err, errlen, "entry %zu: %s", idx, gw_strerror(rc));
     return GW_OK;
 }
 
@@ -135,8 +136,8 @@ int oma_json_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     if (rc < 0)
         return rc;
     if (!json_is_object(root)) {
-        rc = fail(err, errlen, -GW_ERR_INVALID, "LwM2M JSON is an object with \"e\", not %s",
-                  senml_json_kind_name(root));
+        rc = gw_fail(-GW_ERR_INVALID, err, errlen, "LwM2M JSON is an object with \"e\", not %s",
+                     senml_json_kind_name(root));
         goto out;
     }
     const char *key;
@@ -156,17 +157,17 @@ int oma_json_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
             ec.bt = json_number_value(val);
             ec.has_bt = true;
         } else {
-            rc = fail(err, errlen, -GW_ERR_INVALID, "unknown top-level field \"%s\"", key);
+            rc = gw_fail(-GW_ERR_INVALID, err, errlen, "unknown top-level field \"%s\"", key);
             goto out;
         }
         if (want) {
-            rc = fail(err, errlen, -GW_ERR_INVALID, "%s must be %s, not %s", key, want,
-                      senml_json_kind_name(val));
+            rc = gw_fail(-GW_ERR_INVALID, err, errlen, "%s must be %s, not %s", key, want,
+                         senml_json_kind_name(val));
             goto out;
         }
     }
     if (!e) {
-        rc = fail(err, errlen, -GW_ERR_INVALID, "no \"e\" array of entries");
+        rc = gw_fail(-GW_ERR_INVALID, err, errlen, "no \"e\" array of entries");
         goto out;
     }
     if (!ec.prefix) {
@@ -178,14 +179,15 @@ int oma_json_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     }
     size_t count = json_array_size(e);
     if (count > GW_RECORDS_MAX - out->n) {
-        rc = fail(err, errlen, -GW_ERR_FULL, "%zu entries are more than %d", count, GW_RECORDS_MAX);
+        rc = gw_fail(-GW_ERR_FULL, err, errlen, "%zu entries are more than %d", count,
+                     GW_RECORDS_MAX);
         goto out;
     }
     for (size_t i = 0; i < count && rc == GW_OK; i++)
         rc = decode_entry(json_array_get(e, i), i + 1, ctx, &ec, &s, out, err, errlen);
 out:
     if (rc < 0)
-        out->n = n0;
+        data_records_truncate(out, n0);
     json_decref(root);
     free(s.p);
     return rc;
@@ -216,8 +218,8 @@ int oma_json_encode(const struct data_records *in, const struct codec_ctx *ctx, 
         const struct data_record *r = &in->v[i];
         char name[32], why[96];
         if (r->value.type == GW_TYPE_NONE)
-            return fail(err, errlen, -GW_ERR_INVALID,
-                        "record %zu has no value, which LwM2M JSON cannot express", i + 1);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "record %zu has no value, which LwM2M JSON cannot express", i + 1);
         senml_json_put(&o, i ? ",{" : "{", i ? 2 : 1);
         bool comma = false;
         if (senml_json_name(&nm, &r->path, name)) {
@@ -228,10 +230,11 @@ int oma_json_encode(const struct data_records *in, const struct codec_ctx *ctx, 
         }
         rc = senml_json_put_value(&o, &r->value, &oma_labels, comma, why, sizeof(why));
         if (rc < 0)
-            return fail(err, errlen, rc, "record %zu: %s", i + 1, why);
+            return gw_fail(rc, err, errlen, "record %zu: %s", i + 1, why);
         if (r->has_time) {
             if (!isfinite(r->time))
-                return fail(err, errlen, -GW_ERR_INVALID, "record %zu: time is not finite", i + 1);
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu: time is not finite",
+                               i + 1);
             senml_json_puts(&o, ",\"t\":");
             senml_json_put_double(&o, r->time, false);
         }
@@ -239,8 +242,8 @@ int oma_json_encode(const struct data_records *in, const struct codec_ctx *ctx, 
     }
     senml_json_puts(&o, "]}");
     if (o.full)
-        return fail(err, errlen, -GW_ERR_FULL,
-                    "LwM2M JSON of %zu records needs more than %zu bytes", in->n, cap);
+        return gw_fail(-GW_ERR_FULL, err, errlen,
+                       "LwM2M JSON of %zu records needs more than %zu bytes", in->n, cap);
     *written = o.len;
     return GW_OK;
 }

@@ -5,8 +5,6 @@
 #include <cbor.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cborval.h"
@@ -31,20 +29,6 @@ static void on_item(void *ctx, const struct cborval_item *it)
     o->got = true;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -GW_ERR_INVALID;
-}
-
 /* The value of tag 1 (epoch time): whole seconds, a fractional time rounded down as LwM2M's
  * Time has no fractions. It is TIME on a Time resource; on another numeric resource it takes that
  * type, and on one the model does not know it stays an INTEGER: format 60 writes a Time as a
@@ -61,9 +45,9 @@ static int epoch_time(const struct cborval_item *it, enum data_type want, struct
                it->f < 9223372036854775808.0) {
         v->v.i = (int64_t)floor(it->f);
     } else {
-        return fail(err, errlen,
-                    "tag 1 (epoch time) must hold a number of seconds in range, got %s",
-                    cborval_item_names[it->kind]);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "tag 1 (epoch time) must hold a number of seconds in range, got %s",
+                       cborval_item_names[it->kind]);
     }
     cborval_type_number(v, want);
     return GW_OK;
@@ -80,25 +64,26 @@ static int item_value(const struct cborval_item *it, enum data_type want, struct
         return GW_OK;
     case CBORVAL_NEGINT:
         if (it->u > (uint64_t)INT64_MAX)
-            return fail(err, errlen, "integer is below -2^63");
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "integer is below -2^63");
         v->type = GW_TYPE_INTEGER;
         v->v.i = -1 - (int64_t)it->u;
         cborval_type_number(v, want);
         return GW_OK;
     case CBORVAL_FLOAT:
         if (!isfinite(it->f))
-            return fail(err, errlen, "a non-finite float is not a value");
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "a non-finite float is not a value");
         v->type = GW_TYPE_FLOAT;
         v->v.f = it->f;
         cborval_type_number(v, want);
         return GW_OK;
     case CBORVAL_TEXT:
         if (!cborval_utf8_ok(it->p, it->len))
-            return fail(err, errlen, "text string is not valid UTF-8");
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "text string is not valid UTF-8");
         if (want == GW_TYPE_OBJLNK) {
             if (cborval_objlnk_parse(it->p, it->len, v) < 0)
-                return fail(err, errlen, "Objlnk resource: '%.*s' is not oid:iid",
-                            (int)(it->len > 32 ? 32 : it->len), (const char *)it->p);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "Objlnk resource: '%.*s' is not oid:iid",
+                               (int)(it->len > 32 ? 32 : it->len), (const char *)it->p);
             return GW_OK;
         }
         v->type = want == GW_TYPE_CORELNK ? GW_TYPE_CORELNK : GW_TYPE_STRING;
@@ -116,12 +101,14 @@ static int item_value(const struct cborval_item *it, enum data_type want, struct
         return GW_OK;
     case CBORVAL_ARRAY:
     case CBORVAL_MAP:
-        return fail(err, errlen, "%s is not a single value (CBOR format 60 carries one)",
-                    cborval_item_names[it->kind]);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "%s is not a single value (CBOR format 60 carries one)",
+                       cborval_item_names[it->kind]);
     case CBORVAL_INDEF_STRING:
-        return fail(err, errlen, "indefinite-length strings are not supported");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "indefinite-length strings are not supported");
     default:
-        return fail(err, errlen, "%s is not a value", cborval_item_names[it->kind]);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "%s is not a value",
+                       cborval_item_names[it->kind]);
     }
 }
 
@@ -131,11 +118,12 @@ int rawcbor_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     if (err && errlen)
         err[0] = '\0';
     if (ctx->base.depth < 3)
-        return fail(err, errlen,
-                    "CBOR (60) carries one resource value, the request path must "
-                    "name a resource or resource instance");
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "CBOR (60) carries one resource value, the request path must "
+                       "name a resource or resource instance");
     if (len == 0)
-        return fail(err, errlen, "empty payload: CBOR (60) needs one data item");
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "empty payload: CBOR (60) needs one data item");
 
     struct one o = {.sink = {on_item}};
     uint64_t tag = 0;
@@ -143,18 +131,19 @@ int rawcbor_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     size_t off = 0;
     for (;;) {
         if (off == len)
-            return fail(err, errlen, "offset %zu: truncated: a tag without its item", off);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "offset %zu: truncated: a tag without its item", off);
         o.got = false;
         struct cbor_decoder_result r =
             cbor_stream_decode(buf + off, len - off, &cborval_callbacks, &o);
         if (r.status == CBOR_DECODER_NEDATA)
-            return fail(err, errlen,
-                        "offset %zu: truncated: the item needs %zu bytes, %zu are left", off,
-                        r.required, len - off);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "offset %zu: truncated: the item needs %zu bytes, %zu are left", off,
+                           r.required, len - off);
         if (r.status != CBOR_DECODER_FINISHED || !o.got)
-            return fail(err, errlen,
-                        "offset %zu: malformed or unsupported CBOR (initial byte 0x%02x)", off,
-                        buf[off]);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "offset %zu: malformed or unsupported CBOR (initial byte 0x%02x)", off,
+                           buf[off]);
         off += r.read;
         if (o.item.kind != CBORVAL_TAG)
             break;
@@ -165,8 +154,8 @@ int rawcbor_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
             tagged = true;
             tag = o.item.u;
         } else {
-            return fail(err, errlen, "offset %zu: tag %" PRIu64 " is not accepted", off - r.read,
-                        o.item.u);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "offset %zu: tag %" PRIu64 " is not accepted", off - r.read, o.item.u);
         }
     }
     enum data_type want = ctx->model ? model_type(ctx->model, &ctx->base) : GW_TYPE_NONE;
@@ -175,7 +164,8 @@ int rawcbor_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     if (tagged && tag == TAG_EPOCH_TIME) {
         if (want != GW_TYPE_NONE && want != GW_TYPE_TIME && want != GW_TYPE_INTEGER &&
             want != GW_TYPE_UNSIGNED && want != GW_TYPE_FLOAT)
-            return fail(err, errlen, "tag 1 (epoch time) on a %s resource", data_type_name(want));
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "tag 1 (epoch time) on a %s resource",
+                           data_type_name(want));
         rc = epoch_time(&o.item, want, &v, err, errlen);
     } else {
         rc = item_value(&o.item, want, &v, err, errlen);
@@ -183,10 +173,12 @@ int rawcbor_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     if (rc < 0)
         return rc;
     if (off < len)
-        return fail(err, errlen, "offset %zu: %zu trailing bytes after the value", off, len - off);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "offset %zu: %zu trailing bytes after the value", off, len - off);
     rc = data_records_add(out, &ctx->base, &v, false, 0);
     if (rc < 0)
-        fail(err, errlen, "%s", rc == -GW_ERR_FULL ? "too many records" : "out of memory");
+        gw_fail(-GW_ERR_INVALID, err, errlen, "%s",
+                rc == -GW_ERR_FULL ? "too many records" : "out of memory");
     return rc;
 }
 
@@ -195,14 +187,15 @@ int rawcbor_encode(const struct data_records *in, const struct codec_ctx *ctx, u
 {
     *written = 0;
     if (in->n != 1)
-        return fail(err, errlen, "CBOR (60) carries exactly one value, not %zu", in->n);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "CBOR (60) carries exactly one value, not %zu",
+                       in->n);
     const struct data_record *r = &in->v[0];
     const struct data_value *v = &r->value;
     char p[32];
     if (data_path_format(&r->path, p, sizeof(p)) < 0)
         p[0] = '\0';
     if (!data_path_contains(&ctx->base, &r->path))
-        return fail(err, errlen, "%s is outside the request path", p);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "%s is outside the request path", p);
 
     struct cborval_out o = {.buf = buf, .cap = cap};
     switch (v->type) {
@@ -215,7 +208,7 @@ int rawcbor_encode(const struct data_records *in, const struct codec_ctx *ctx, u
         break;
     case GW_TYPE_FLOAT:
         if (!isfinite(v->v.f))
-            return fail(err, errlen, "%s: a non-finite float", p);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: a non-finite float", p);
         cborval_put_float(&o, v->v.f);
         break;
     case GW_TYPE_BOOLEAN:
@@ -224,7 +217,7 @@ int rawcbor_encode(const struct data_records *in, const struct codec_ctx *ctx, u
     case GW_TYPE_STRING:
     case GW_TYPE_CORELNK:
         if (!cborval_utf8_ok(v->v.bytes.p, v->v.bytes.len))
-            return fail(err, errlen, "%s: text is not valid UTF-8", p);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: text is not valid UTF-8", p);
         cborval_put_text(&o, v->v.bytes.p, v->v.bytes.len);
         break;
     case GW_TYPE_OPAQUE:
@@ -234,7 +227,8 @@ int rawcbor_encode(const struct data_records *in, const struct codec_ctx *ctx, u
         cborval_put_objlnk(&o, v->v.lnk.oid, v->v.lnk.iid);
         break;
     default:
-        return fail(err, errlen, "%s: no value to write (type %s)", p, data_type_name(v->type));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: no value to write (type %s)", p,
+                       data_type_name(v->type));
     }
     if (o.full)
         return -GW_ERR_FULL;

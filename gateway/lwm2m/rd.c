@@ -15,20 +15,6 @@
 
 #define RD_LINK_SHOWN 64 /* bytes of a device's URI quoted in an error message */
 
-static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int failf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static bool is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
@@ -104,21 +90,21 @@ static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
 static int take_ep(const char *v, size_t len, struct rd_params *out, char *err, size_t errlen)
 {
     if (len == 0)
-        return failf(err, errlen, -GW_ERR_INVALID, "'ep' is empty");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'ep' is empty");
     if (len > GW_EP_MAX)
-        return failf(err, errlen, -GW_ERR_INVALID, "'ep' is longer than %d bytes", GW_EP_MAX);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'ep' is longer than %d bytes", GW_EP_MAX);
     const unsigned char *s = (const unsigned char *)v;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t n = utf8_next(s + i, len - i, &cp);
         if (n == 0)
-            return failf(err, errlen, -GW_ERR_INVALID, "'ep' is not valid UTF-8");
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'ep' is not valid UTF-8");
         /* C0 and C1 controls, DEL, and the MQTT topic separator and wildcards. */
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-            return failf(err, errlen, -GW_ERR_INVALID, "'ep' contains a control character");
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'ep' contains a control character");
         if (cp == '/' || cp == '+' || cp == '#')
-            return failf(err, errlen, -GW_ERR_INVALID,
-                         "'ep' contains '%c', which MQTT topics reserve", (char)cp);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'ep' contains '%c', which MQTT topics reserve", (char)cp);
         i += n;
     }
     memcpy(out->ep, v, len);
@@ -141,8 +127,8 @@ static int take_lt(const char *v, size_t len, struct rd_params *out, char *err, 
             ok = false;
     }
     if (!ok || lt == 0)
-        return failf(err, errlen, -GW_ERR_INVALID,
-                     "'lt' must be a whole number of seconds from 1 to 4294967295");
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "'lt' must be a whole number of seconds from 1 to 4294967295");
     out->lifetime_requested = (uint32_t)lt;
     out->has_lifetime = true;
     return GW_OK;
@@ -152,7 +138,7 @@ static int take_lwm2m(const char *v, size_t len, struct rd_params *out, char *er
 {
     static const char *const supported[] = {"1.0", "1.1", "1.2"};
     if (!is_version(v, len))
-        return failf(err, errlen, -GW_ERR_INVALID, "'lwm2m' must be a version such as 1.1");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'lwm2m' must be a version such as 1.1");
     for (size_t i = 0; i < GW_ARRAY_LEN(supported); i++) {
         if (len == 3 && memcmp(v, supported[i], 3) == 0) {
             memcpy(out->lwm2m, v, len);
@@ -160,8 +146,8 @@ static int take_lwm2m(const char *v, size_t len, struct rd_params *out, char *er
             return GW_OK;
         }
     }
-    return failf(err, errlen, -GW_ERR_UNSUPPORTED,
-                 "lwm2m version %.*s is not supported (1.0, 1.1, 1.2 are)", (int)len, v);
+    return gw_fail(-GW_ERR_UNSUPPORTED, err, errlen,
+                   "lwm2m version %.*s is not supported (1.0, 1.1, 1.2 are)", (int)len, v);
 }
 
 static int take_binding(const char *v, size_t len, struct rd_params *out, char *err, size_t errlen)
@@ -169,19 +155,19 @@ static int take_binding(const char *v, size_t len, struct rd_params *out, char *
     static const char letters[] = "UMHTSNQ";
     unsigned seen = 0;
     if (len == 0)
-        return failf(err, errlen, -GW_ERR_INVALID, "'b' is empty");
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'b' is empty");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)v[i];
         const char *at = c ? strchr(letters, c) : NULL;
         if (!at) {
             if (c >= 0x21 && c < 0x7f)
-                return failf(err, errlen, -GW_ERR_INVALID,
-                             "'b' has unknown binding '%c' (U, M, H, T, S, N, Q are known)", c);
-            return failf(err, errlen, -GW_ERR_INVALID, "'b' has a byte that is not a binding");
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "'b' has unknown binding '%c' (U, M, H, T, S, N, Q are known)", c);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'b' has a byte that is not a binding");
         }
         unsigned bit = 1u << (at - letters);
         if (seen & bit)
-            return failf(err, errlen, -GW_ERR_INVALID, "'b' repeats '%c'", c);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'b' repeats '%c'", c);
         seen |= bit;
     }
     /* Each letter at most once, so len <= 7 and it fits in binding[8]. */
@@ -201,8 +187,8 @@ static int take_sms(const char *v, size_t len, struct rd_params *out, char *err,
     for (; ok && i < len; i++)
         ok = is_digit((unsigned char)v[i]);
     if (!ok)
-        return failf(err, errlen, -GW_ERR_INVALID,
-                     "'sms' must be an MSISDN: an optional '+' then 1 to 15 digits");
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "'sms' must be an MSISDN: an optional '+' then 1 to 15 digits");
     memcpy(out->sms, v, len);
     out->sms[len] = '\0';
     out->has_sms = true;
@@ -231,7 +217,7 @@ static int take_param(enum param p, bool has_value, const char *v, size_t vlen,
         return take_sms(v, vlen, out, err, errlen);
     case P_Q:
         if (has_value)
-            return failf(err, errlen, -GW_ERR_INVALID, "'Q' takes no value");
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'Q' takes no value");
         out->queue = true;
         return GW_OK;
     case P_COUNT:
@@ -267,7 +253,7 @@ int rd_parse_query(const struct rd_str *opts, size_t n, enum rd_kind kind, uint3
             if (p < 0 || (p == P_EP) != (pass == 0))
                 continue;
             if (seen & (1u << p)) {
-                rc = failf(err, errlen, -GW_ERR_INVALID, "'%s' given twice", param_names[p]);
+                rc = gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' given twice", param_names[p]);
                 goto out;
             }
             seen |= 1u << p;
@@ -279,7 +265,7 @@ int rd_parse_query(const struct rd_str *opts, size_t n, enum rd_kind kind, uint3
 
     if (kind == RD_REGISTER) {
         if (!out->has_ep) {
-            rc = failf(err, errlen, -GW_ERR_INVALID, "'ep' is required");
+            rc = gw_fail(-GW_ERR_INVALID, err, errlen, "'ep' is required");
             goto out;
         }
         if (!out->has_lifetime)
@@ -490,7 +476,7 @@ int rd_parse_links(const char *payload, size_t len, struct rd_objects *out, char
 
     out->v = calloc(l.n, sizeof(*out->v));
     if (!out->v) {
-        rc = failf(err, errlen, -GW_ERR_NOMEM, "out of memory");
+        rc = gw_fail(-GW_ERR_NOMEM, err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < l.n; i++) {

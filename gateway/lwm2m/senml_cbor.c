@@ -127,8 +127,10 @@ static double number_of(const struct cborval_item *it)
 {
     if (it->kind == CBORVAL_UINT)
         return (double)it->u;
+    /* -1 - u in integers first: in doubles, an odd u above 2^53 would round before the
+     * subtraction and land one off from what the encoder wrote. */
     if (it->kind == CBORVAL_NEGINT)
-        return -1.0 - (double)it->u;
+        return it->u <= INT64_MAX ? (double)(-1 - (int64_t)it->u) : -1.0 - (double)it->u;
     return it->f;
 }
 
@@ -241,12 +243,9 @@ static void finish_record(struct decoder *d)
         return;
     }
     int rc = data_records_add(d->out, &path, &v, has_time, time);
-    if (rc < 0) {
-        d->rc = rc;
-        if (d->err && d->errlen)
-            snprintf(d->err, d->errlen, "record %zu: %s", rec,
-                     rc == -GW_ERR_FULL ? "too many records" : "out of memory");
-    }
+    if (rc < 0)
+        d->rc = gw_fail(rc, d->err, d->errlen, "record %zu: %s", rec,
+                        rc == -GW_ERR_FULL ? "too many records" : "out of memory");
 }
 
 /* Pushes an array or map. Its item count is checked against the bytes left, which also keeps
@@ -542,26 +541,12 @@ int senml_cbor_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ct
     else if (off < len)
         fail(&d, "offset %zu: %zu trailing bytes after the array", off, len - off);
 out:
-    if (d.rc)
-        out->n = first; /* drop what this call appended; the arena is reclaimed by reset */
+    if (d.rc) /* drop what this call appended; the arena is reclaimed by reset */
+        data_records_truncate(out, first);
     return d.rc;
 }
 
 /* ---- encoding ---- */
-
-static int enc_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int enc_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -GW_ERR_INVALID;
-}
 
 static bool same_path(const struct data_path *a, const struct data_path *b)
 {
@@ -600,20 +585,25 @@ static int check_records(const struct data_records *in, const struct codec_ctx *
         if (data_path_format(&r->path, p, sizeof(p)) < 0)
             p[0] = '\0';
         if (!data_path_contains(&ctx->base, &r->path))
-            return enc_fail(err, errlen, "record %zu: %s is outside the request path", i, p);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "record %zu: %s is outside the request path", i, p);
         if (v->type != GW_TYPE_NONE && r->path.depth < 3)
-            return enc_fail(err, errlen, "record %zu: a value needs a resource path, got %s", i, p);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "record %zu: a value needs a resource path, got %s", i, p);
         if (r->has_time && !isfinite(r->time))
-            return enc_fail(err, errlen, "record %zu (%s): time is not finite", i, p);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu (%s): time is not finite", i,
+                           p);
         switch (v->type) {
         case GW_TYPE_FLOAT:
             if (!isfinite(v->v.f))
-                return enc_fail(err, errlen, "record %zu (%s): a non-finite float", i, p);
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu (%s): a non-finite float",
+                               i, p);
             break;
         case GW_TYPE_STRING:
         case GW_TYPE_CORELNK:
             if (!cborval_utf8_ok(v->v.bytes.p, v->v.bytes.len))
-                return enc_fail(err, errlen, "record %zu (%s): text is not valid UTF-8", i, p);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "record %zu (%s): text is not valid UTF-8", i, p);
             break;
         case GW_TYPE_NONE:
         case GW_TYPE_INTEGER:
@@ -624,8 +614,8 @@ static int check_records(const struct data_records *in, const struct codec_ctx *
         case GW_TYPE_OBJLNK:
             break;
         default:
-            return enc_fail(err, errlen, "record %zu (%s): no SenML form for type %d", i, p,
-                            (int)v->type);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "record %zu (%s): no SenML form for type %d", i, p, (int)v->type);
         }
     }
     return GW_OK;

@@ -7,7 +7,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +18,6 @@
 
 /* Longest bn + n that can still be an LwM2M path ("/65535/65535/65535/65535" is 24). */
 #define NAME_MAX_LEN 48
-
-int senml_json_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-#define fail senml_json_fail
 
 /* ---- parsing ---- */
 
@@ -53,9 +40,9 @@ int senml_json_load(const uint8_t *buf, size_t len, json_t **out, char *err, siz
             in_string = true;
         } else if (c == '[' || c == '{') {
             if (++depth > GW_CODEC_MAX_DEPTH)
-                return fail(err, errlen, -GW_ERR_INVALID,
-                            "JSON nested deeper than %d levels at offset %zu", GW_CODEC_MAX_DEPTH,
-                            i);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "JSON nested deeper than %d levels at offset %zu",
+                               GW_CODEC_MAX_DEPTH, i);
         } else if ((c == ']' || c == '}') && depth) {
             depth--;
         }
@@ -65,9 +52,9 @@ int senml_json_load(const uint8_t *buf, size_t len, json_t **out, char *err, siz
     if (*out)
         return GW_OK;
     if (json_error_code(&je) == json_error_out_of_memory)
-        return fail(err, errlen, -GW_ERR_NOMEM, "out of memory parsing JSON");
-    return fail(err, errlen, -GW_ERR_INVALID, "invalid JSON at line %d, column %d: %s", je.line,
-                je.column, je.text);
+        return gw_fail(-GW_ERR_NOMEM, err, errlen, "out of memory parsing JSON");
+    return gw_fail(-GW_ERR_INVALID, err, errlen, "invalid JSON at line %d, column %d: %s", je.line,
+                   je.column, je.text);
 }
 
 const char *senml_json_kind_name(const json_t *j)
@@ -132,9 +119,9 @@ int senml_json_base64_decode(const char *text, size_t len, struct senml_json_scr
     while (data > 0 && text[data - 1] == '=' && len - data < 2)
         data--;
     if (data != len && len % 4 != 0)
-        return fail(why, whylen, -GW_ERR_INVALID, "base64 padding does not complete a quantum");
+        return gw_fail(-GW_ERR_INVALID, why, whylen, "base64 padding does not complete a quantum");
     if (data % 4 == 1)
-        return fail(why, whylen, -GW_ERR_INVALID, "base64 length %zu is impossible", data);
+        return gw_fail(-GW_ERR_INVALID, why, whylen, "base64 length %zu is impossible", data);
     if (scratch_reserve(s, data / 4 * 3 + 3) < 0)
         return -GW_ERR_NOMEM;
     uint32_t acc = 0;
@@ -142,8 +129,8 @@ int senml_json_base64_decode(const char *text, size_t len, struct senml_json_scr
     for (size_t i = 0; i < data; i++) {
         int d = b64_digit((uint8_t)text[i]);
         if (d < 0)
-            return fail(why, whylen, -GW_ERR_INVALID, "not base64: character %zu is '%c'", i,
-                        text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?');
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "not base64: character %zu is '%c'", i,
+                           text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?');
         acc = acc << 6 | (uint32_t)d;
         if (i % 4 == 3) {
             s->p[n++] = (uint8_t)(acc >> 16);
@@ -201,8 +188,8 @@ static int number_value(const char *field, const json_t *j, const json_t *bv, en
         if (bv)
             num.v.f += json_number_value(bv);
         if (!isfinite(num.v.f))
-            return fail(why, whylen, -GW_ERR_INVALID, "%s%s is not a finite number", field,
-                        bv ? " + bv" : "");
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "%s%s is not a finite number", field,
+                           bv ? " + bv" : "");
     }
     switch (want) {
     case GW_TYPE_NONE:
@@ -214,8 +201,8 @@ static int number_value(const char *field, const json_t *j, const json_t *bv, en
     case GW_TYPE_FLOAT:
         return data_value_convert(&num, want, out, why, whylen);
     default:
-        return fail(why, whylen, -GW_ERR_INVALID, "a number (%s) where the model says %s", field,
-                    data_type_name(want));
+        return gw_fail(-GW_ERR_INVALID, why, whylen, "a number (%s) where the model says %s", field,
+                       data_type_name(want));
     }
 }
 
@@ -226,24 +213,24 @@ int senml_json_value(enum senml_json_kind kind, const char *field, const json_t 
     memset(out, 0, sizeof(*out));
     if (kind == GW_JSON_NUMBER) {
         if (!json_is_number(j))
-            return fail(why, whylen, -GW_ERR_INVALID, "%s must be a number, not %s", field,
-                        senml_json_kind_name(j));
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "%s must be a number, not %s", field,
+                           senml_json_kind_name(j));
         return number_value(field, j, base_value, want, out, why, whylen);
     }
     if (kind == GW_JSON_BOOLEAN) {
         if (!json_is_boolean(j))
-            return fail(why, whylen, -GW_ERR_INVALID, "%s must be true or false, not %s", field,
-                        senml_json_kind_name(j));
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "%s must be true or false, not %s", field,
+                           senml_json_kind_name(j));
         if (want != GW_TYPE_NONE && want != GW_TYPE_BOOLEAN)
-            return fail(why, whylen, -GW_ERR_INVALID, "a boolean (%s) where the model says %s",
-                        field, data_type_name(want));
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "a boolean (%s) where the model says %s",
+                           field, data_type_name(want));
         out->type = GW_TYPE_BOOLEAN;
         out->v.b = json_is_true(j);
         return GW_OK;
     }
     if (!json_is_string(j))
-        return fail(why, whylen, -GW_ERR_INVALID, "%s must be a string, not %s", field,
-                    senml_json_kind_name(j));
+        return gw_fail(-GW_ERR_INVALID, why, whylen, "%s must be a string, not %s", field,
+                       senml_json_kind_name(j));
     const char *text = json_string_value(j);
     size_t len = json_string_length(j);
     enum data_type got;
@@ -259,21 +246,23 @@ int senml_json_value(enum senml_json_kind kind, const char *field, const json_t 
             got = GW_TYPE_OPAQUE;
             break;
         }
-        return fail(why, whylen, -GW_ERR_INVALID, "a string (%s) where the model says %s", field,
-                    data_type_name(want));
+        return gw_fail(-GW_ERR_INVALID, why, whylen, "a string (%s) where the model says %s", field,
+                       data_type_name(want));
     case GW_JSON_DATA:
         if (want != GW_TYPE_NONE && want != GW_TYPE_OPAQUE)
-            return fail(why, whylen, -GW_ERR_INVALID, "opaque data (%s) where the model says %s",
-                        field, data_type_name(want));
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "opaque data (%s) where the model says %s",
+                           field, data_type_name(want));
         got = GW_TYPE_OPAQUE;
         break;
     default: /* GW_JSON_OBJLNK */
         if (want != GW_TYPE_NONE && want != GW_TYPE_OBJLNK)
-            return fail(why, whylen, -GW_ERR_INVALID, "an object link (%s) where the model says %s",
-                        field, data_type_name(want));
+            return gw_fail(-GW_ERR_INVALID, why, whylen,
+                           "an object link (%s) where the model says %s", field,
+                           data_type_name(want));
         if (!parse_objlnk(text, len, &out->v.lnk.oid, &out->v.lnk.iid))
-            return fail(why, whylen, -GW_ERR_INVALID, "%s \"%.*s\" is not an object link oid:iid",
-                        field, (int)(len > 24 ? 24 : len), text);
+            return gw_fail(-GW_ERR_INVALID, why, whylen,
+                           "%s \"%.*s\" is not an object link oid:iid", field,
+                           (int)(len > 24 ? 24 : len), text);
         out->type = GW_TYPE_OBJLNK;
         return GW_OK;
     }
@@ -283,7 +272,7 @@ int senml_json_value(enum senml_json_kind kind, const char *field, const json_t 
         char inner[96];
         int rc = senml_json_base64_decode(text, len, s, &n, inner, sizeof(inner));
         if (rc == -GW_ERR_INVALID)
-            return fail(why, whylen, rc, "%s: %s", field, inner);
+            return gw_fail(rc, why, whylen, "%s: %s", field, inner);
         if (rc < 0)
             return rc;
         out->v.bytes.p = s->p;
@@ -450,8 +439,8 @@ int senml_json_put_value(struct senml_json_out *o, const struct data_value *v,
     case GW_TYPE_CORELNK:
         put_label(o, l->str, comma);
         if (senml_json_put_string(o, v->v.bytes.p, v->v.bytes.len) < 0)
-            return fail(why, whylen, -GW_ERR_INVALID, "%s value is not valid UTF-8",
-                        data_type_name(v->type));
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "%s value is not valid UTF-8",
+                           data_type_name(v->type));
         return GW_OK;
     case GW_TYPE_OPAQUE:
         put_label(o, l->data, comma);
@@ -470,7 +459,7 @@ int senml_json_put_value(struct senml_json_out *o, const struct data_value *v,
         return GW_OK;
     case GW_TYPE_FLOAT:
         if (!isfinite(v->v.f))
-            return fail(why, whylen, -GW_ERR_INVALID, "Float %g has no JSON form", v->v.f);
+            return gw_fail(-GW_ERR_INVALID, why, whylen, "Float %g has no JSON form", v->v.f);
         put_label(o, l->num, comma);
         senml_json_put_double(o, v->v.f, true);
         return GW_OK;
@@ -484,7 +473,7 @@ int senml_json_put_value(struct senml_json_out *o, const struct data_value *v,
         senml_json_puts(o, tmp);
         return GW_OK;
     }
-    return fail(why, whylen, -GW_ERR_INVALID, "value of unknown type %d", (int)v->type);
+    return gw_fail(-GW_ERR_INVALID, why, whylen, "value of unknown type %d", (int)v->type);
 }
 
 int senml_json_plan(const struct data_records *in, const struct data_path *base, bool root_bn,
@@ -498,8 +487,8 @@ int senml_json_plan(const struct data_records *in, const struct data_path *base,
             char ps[32], bs[32];
             data_path_format(p, ps, sizeof(ps));
             data_path_format(base, bs, sizeof(bs));
-            return fail(err, errlen, -GW_ERR_INVALID, "record %zu (%s) lies outside %s", i + 1, ps,
-                        bs);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu (%s) lies outside %s", i + 1,
+                           ps, bs);
         }
         any_equal |= p->depth == base->depth;
     }
@@ -584,8 +573,8 @@ static int decode_record(const json_t *rec, size_t idx, const struct codec_ctx *
                          char *err, size_t errlen)
 {
     if (!json_is_object(rec))
-        return fail(err, errlen, -GW_ERR_INVALID, "record %zu is %s, not an object", idx,
-                    senml_json_kind_name(rec));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu is %s, not an object", idx,
+                       senml_json_kind_name(rec));
     const json_t *n = NULL, *t = NULL, *value = NULL;
     const char *value_field = NULL;
     enum senml_json_kind kind = GW_JSON_NUMBER;
@@ -597,8 +586,8 @@ static int decode_record(const json_t *rec, size_t idx, const struct codec_ctx *
         const char *want = NULL; /* the JSON type a known field needs, when it is wrong */
         if (is_value_field(key, &k)) {
             if (value)
-                return fail(err, errlen, -GW_ERR_INVALID, "record %zu has two values (%s and %s)",
-                            idx, value_field, key);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "record %zu has two values (%s and %s)", idx, value_field, key);
             value = val;
             value_field = key;
             kind = k;
@@ -623,29 +612,30 @@ static int decode_record(const json_t *rec, size_t idx, const struct codec_ctx *
             if (!json_is_integer(val) || json_integer_value(val) < 1)
                 want = "a positive integer";
             else if (json_integer_value(val) > SENML_VERSION)
-                return fail(err, errlen, -GW_ERR_INVALID,
-                            "record %zu: bver %" JSON_INTEGER_FORMAT
-                            " is newer than SenML version %d",
-                            idx, json_integer_value(val), SENML_VERSION);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "record %zu: bver %" JSON_INTEGER_FORMAT
+                               " is newer than SenML version %d",
+                               idx, json_integer_value(val), SENML_VERSION);
         } else if (key[0] && key[strlen(key) - 1] == '_') {
-            return fail(err, errlen, -GW_ERR_INVALID,
-                        "record %zu: field \"%s\" must be understood (RFC 8428 section 4.4) and "
-                        "is not",
-                        idx, key);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "record %zu: field \"%s\" must be understood (RFC 8428 section 4.4) and "
+                           "is not",
+                           idx, key);
         } /* else: u, bu, s, bs, ut and extensions carry nothing LwM2M needs */
         if (want)
-            return fail(err, errlen, -GW_ERR_INVALID, "record %zu: %s must be %s, not %s", idx, key,
-                        want, senml_json_kind_name(val));
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu: %s must be %s, not %s", idx,
+                           key, want, senml_json_kind_name(val));
     }
 
     char name[NAME_MAX_LEN];
     size_t nlen = n ? json_string_length(n) : 0;
     if (b->bn_len + nlen == 0)
-        return fail(err, errlen, -GW_ERR_INVALID, "record %zu has no name (bn + n is empty)", idx);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu has no name (bn + n is empty)",
+                       idx);
     if (b->bn_len + nlen >= sizeof(name))
-        return fail(err, errlen, -GW_ERR_INVALID,
-                    "record %zu: name of %zu bytes is too long for an LwM2M path", idx,
-                    b->bn_len + nlen);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "record %zu: name of %zu bytes is too long for an LwM2M path", idx,
+                       b->bn_len + nlen);
     if (b->bn_len)
         memcpy(name, b->bn, b->bn_len);
     if (nlen)
@@ -654,41 +644,41 @@ static int decode_record(const json_t *rec, size_t idx, const struct codec_ctx *
     struct data_path p;
     if (data_path_parse(name, nlen, &p) < 0) {
         if (name[0] == '/' && levels(name, nlen) > GW_PATH_MAX_DEPTH)
-            return fail(err, errlen, -GW_ERR_INVALID,
-                        "record %zu: path \"%.*s\" is deeper than /oid/iid/rid/riid", idx,
-                        (int)nlen, name);
-        return fail(err, errlen, -GW_ERR_INVALID, "record %zu: name \"%.*s\" is not an LwM2M path",
-                    idx, (int)nlen, name);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "record %zu: path \"%.*s\" is deeper than /oid/iid/rid/riid", idx,
+                           (int)nlen, name);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "record %zu: name \"%.*s\" is not an LwM2M path", idx, (int)nlen, name);
     }
     if (!data_path_contains(&ctx->base, &p)) {
         char bs[32];
         data_path_format(&ctx->base, bs, sizeof(bs));
-        return fail(err, errlen, -GW_ERR_INVALID,
-                    "record %zu: %.*s lies outside the requested path %s", idx, (int)nlen, name,
-                    bs);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "record %zu: %.*s lies outside the requested path %s", idx, (int)nlen, name,
+                       bs);
     }
 
     struct data_value v = {.type = GW_TYPE_NONE};
     if (value) {
         if (p.depth < 3)
-            return fail(err, errlen, -GW_ERR_INVALID,
-                        "record %zu: %.*s has a value but is not a resource path", idx, (int)nlen,
-                        name);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "record %zu: %.*s has a value but is not a resource path", idx,
+                           (int)nlen, name);
         enum data_type want = ctx->model ? model_type(ctx->model, &p) : GW_TYPE_NONE;
         char why[128];
         int rc = senml_json_value(kind, value_field, value, b->bv, want, s, &v, why, sizeof(why));
         if (rc == -GW_ERR_INVALID)
-            return fail(err, errlen, rc, "record %zu (%.*s): %s", idx, (int)nlen, name, why);
+            return gw_fail(rc, err, errlen, "record %zu (%.*s): %s", idx, (int)nlen, name, why);
         if (rc < 0)
             return rc;
     }
 
     double time = (b->has_bt ? b->bt : 0.0) + (t ? json_number_value(t) : 0.0);
     if (!isfinite(time))
-        return fail(err, errlen, -GW_ERR_INVALID, "record %zu: time bt + t is not finite", idx);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu: time bt + t is not finite", idx);
     int rc = data_records_add(out, &p, &v, b->has_bt || t, time);
     if (rc < 0)
-        return fail(err, errlen, rc, "record %zu: %s", idx, gw_strerror(rc));
+        return gw_fail(rc, err, errlen, "record %zu: %s", idx, gw_strerror(rc));
     return GW_OK;
 }
 
@@ -703,20 +693,21 @@ int senml_json_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ct
     if (rc < 0)
         return rc;
     if (!json_is_array(root)) {
-        rc = fail(err, errlen, -GW_ERR_INVALID, "SenML JSON is an array of records, not %s",
-                  senml_json_kind_name(root));
+        rc = gw_fail(-GW_ERR_INVALID, err, errlen, "SenML JSON is an array of records, not %s",
+                     senml_json_kind_name(root));
         goto out;
     }
     size_t count = json_array_size(root);
     if (count > GW_RECORDS_MAX - out->n) {
-        rc = fail(err, errlen, -GW_ERR_FULL, "%zu records are more than %d", count, GW_RECORDS_MAX);
+        rc = gw_fail(-GW_ERR_FULL, err, errlen, "%zu records are more than %d", count,
+                     GW_RECORDS_MAX);
         goto out;
     }
     for (size_t i = 0; i < count && rc == GW_OK; i++)
         rc = decode_record(json_array_get(root, i), i + 1, ctx, &b, &s, out, err, errlen);
 out:
     if (rc < 0)
-        out->n = n0;
+        data_records_truncate(out, n0);
     json_decref(root);
     free(s.p);
     return rc;
@@ -762,11 +753,12 @@ int senml_json_encode(const struct data_records *in, const struct codec_ctx *ctx
         }
         rc = senml_json_put_value(&o, &r->value, &senml_labels, comma, why, sizeof(why));
         if (rc < 0)
-            return fail(err, errlen, rc, "record %zu: %s", i + 1, why);
+            return gw_fail(rc, err, errlen, "record %zu: %s", i + 1, why);
         comma |= r->value.type != GW_TYPE_NONE;
         if (r->has_time) {
             if (!isfinite(r->time))
-                return fail(err, errlen, -GW_ERR_INVALID, "record %zu: time is not finite", i + 1);
+                return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu: time is not finite",
+                               i + 1);
             senml_json_puts(&o, comma ? ",\"t\":" : "\"t\":");
             senml_json_put_double(&o, r->time, false);
         }
@@ -774,8 +766,8 @@ int senml_json_encode(const struct data_records *in, const struct codec_ctx *ctx
     }
     senml_json_put(&o, "]", 1);
     if (o.full)
-        return fail(err, errlen, -GW_ERR_FULL,
-                    "SenML JSON of %zu records needs more than %zu bytes", in->n, cap);
+        return gw_fail(-GW_ERR_FULL, err, errlen,
+                       "SenML JSON of %zu records needs more than %zu bytes", in->n, cap);
     *written = o.len;
     return GW_OK;
 }

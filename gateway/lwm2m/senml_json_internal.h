@@ -14,10 +14,6 @@
 #include "codec.h"
 #include "data.h"
 
-/* Writes "fmt" into `err` (when there is room) and returns `code` (a negated enum gw_err). */
-int senml_json_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* Parses `len` bytes as exactly one JSON document (an array or an object; trailing bytes other
  * than whitespace are refused), refusing duplicate keys and nesting deeper than
  * GW_CODEC_MAX_DEPTH (checked before jansson builds anything). Strings may hold U+0000: our

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +13,6 @@
 #include "gw.h"
 
 #define FLOAT_TEXT_MAX 64 /* longest float text accepted: far more digits than a double holds */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -GW_ERR_INVALID;
-}
 
 /* Up to 40 bytes of a bad text for a message, printable ASCII only: the reason may travel on
  * in JSON or a log line, so it must not carry the device's control bytes or broken UTF-8. */
@@ -152,7 +138,8 @@ static int parse_value(const uint8_t *s, size_t len, enum data_type t, struct da
     }
     case GW_TYPE_BOOLEAN:
         if (len != 1 || (s[0] != '0' && s[0] != '1'))
-            return fail(err, errlen, "'%s' is not a Boolean (0 or 1)", quote(s, len).s);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is not a Boolean (0 or 1)",
+                           quote(s, len).s);
         v->v.b = s[0] == '1';
         return GW_OK;
     case GW_TYPE_OBJLNK: {
@@ -169,11 +156,12 @@ static int parse_value(const uint8_t *s, size_t len, enum data_type t, struct da
         return GW_OK;
     }
     case GW_TYPE_OPAQUE:
-        return fail(err, errlen, "an Opaque resource has no text/plain form; use opaque (42)");
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "an Opaque resource has no text/plain form; use opaque (42)");
     default: { /* String, Corelnk, or not in the model */
         size_t bad = utf8_check(s, len);
         if (bad < len)
-            return fail(err, errlen, "offset %zu: invalid UTF-8", bad);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "offset %zu: invalid UTF-8", bad);
         if (t != GW_TYPE_CORELNK)
             v->type = GW_TYPE_STRING;
         v->v.bytes.p = s;
@@ -182,10 +170,11 @@ static int parse_value(const uint8_t *s, size_t len, enum data_type t, struct da
     }
     }
 bad: /* a `break` above lands here too */
-    return fail(err, errlen, "'%s' is not %s %s", quote(s, len).s,
-                strchr("AEIOU", data_type_name(t)[0]) ? "an" : "a", data_type_name(t));
+    return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is not %s %s", quote(s, len).s,
+                   strchr("AEIOU", data_type_name(t)[0]) ? "an" : "a", data_type_name(t));
 range:
-    return fail(err, errlen, "'%s' is out of range for %s", quote(s, len).s, data_type_name(t));
+    return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' is out of range for %s", quote(s, len).s,
+                   data_type_name(t));
 }
 
 int text_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
@@ -195,8 +184,8 @@ int text_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     if (base->depth < 3) {
         char p[32];
         data_path_format(base, p, sizeof(p));
-        return fail(err, errlen, "text/plain holds one resource value, and %s is not a resource",
-                    p);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "text/plain holds one resource value, and %s is not a resource", p);
     }
     enum data_type t = ctx->model ? model_type(ctx->model, base) : GW_TYPE_NONE;
     struct data_value v;
@@ -205,8 +194,8 @@ int text_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     if (rc < 0)
         return rc;
     rc = data_records_add(out, base, &v, false, 0);
-    if (rc < 0 && err && errlen)
-        snprintf(err, errlen, "%s", gw_strerror(rc));
+    if (rc < 0)
+        return gw_fail(rc, err, errlen, "%s", gw_strerror(rc));
     return rc;
 }
 
@@ -228,21 +217,23 @@ int text_encode(const struct data_records *in, const struct codec_ctx *ctx, uint
     char p[32];
     *written = 0;
     if (in->n != 1)
-        return fail(err, errlen, "text/plain holds exactly one value, not %zu", in->n);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "text/plain holds exactly one value, not %zu",
+                       in->n);
     const struct data_record *r = &in->v[0];
     data_path_format(&r->path, p, sizeof(p));
     if (r->path.depth < 3 || ctx->base.depth != r->path.depth ||
         !data_path_contains(&ctx->base, &r->path)) {
         char b[32];
         data_path_format(&ctx->base, b, sizeof(b));
-        return fail(err, errlen, "record %s is not the resource %s the request names", p, b);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "record %s is not the resource %s the request names", p, b);
     }
     struct data_value v = r->value;
     enum data_type want = ctx->model ? model_type(ctx->model, &r->path) : GW_TYPE_NONE;
     if (want != GW_TYPE_NONE && want != v.type) {
         char why[128];
         if (data_value_convert(&r->value, want, &v, why, sizeof(why)) < 0)
-            return fail(err, errlen, "%s: %s", p, why);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: %s", p, why);
     }
     char tmp[40];
     const char *src = tmp;
@@ -262,7 +253,7 @@ int text_encode(const struct data_records *in, const struct codec_ctx *ctx, uint
         break;
     case GW_TYPE_FLOAT:
         if (!isfinite(v.v.f))
-            return fail(err, errlen, "%s: %g has no text/plain form", p, v.v.f);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: %g has no text/plain form", p, v.v.f);
         n = (size_t)format_float(v.v.f, tmp, sizeof(tmp));
         break;
     case GW_TYPE_BOOLEAN:
@@ -273,16 +264,14 @@ int text_encode(const struct data_records *in, const struct codec_ctx *ctx, uint
         n = (size_t)snprintf(tmp, sizeof(tmp), "%u:%u", v.v.lnk.oid, v.v.lnk.iid);
         break;
     case GW_TYPE_OPAQUE:
-        return fail(err, errlen, "%s: an Opaque value has no text/plain form; use opaque (42)", p);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "%s: an Opaque value has no text/plain form; use opaque (42)", p);
     default:
-        return fail(err, errlen, "%s: a %s value has no text/plain form", p,
-                    data_type_name(v.type));
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: a %s value has no text/plain form", p,
+                       data_type_name(v.type));
     }
-    if (n > cap) {
-        if (err && errlen)
-            snprintf(err, errlen, "text of %zu bytes does not fit in %zu", n, cap);
-        return -GW_ERR_FULL;
-    }
+    if (n > cap)
+        return gw_fail(-GW_ERR_FULL, err, errlen, "text of %zu bytes does not fit in %zu", n, cap);
     if (n)
         memcpy(buf, src, n);
     *written = n;

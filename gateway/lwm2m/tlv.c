@@ -5,7 +5,6 @@
  * records through a sorted index, so callers may hand records over in any order. */
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +27,6 @@ static const char *const kind_names[] = {"an object instance", "a resource insta
 
 /* The path level a TLV of each kind names: /oid/iid, /oid/iid/rid/riid, /oid/iid/rid. */
 static const uint8_t kind_level[] = {2, 4, 3, 3};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -GW_ERR_INVALID;
-}
 
 /* A path as text for messages; the buffer is big enough for any path. */
 struct path_text {
@@ -88,13 +74,15 @@ static int clash(const struct data_record *outer, const struct data_record *inne
 {
     struct path_text o = ptext(&outer->path);
     if (outer->path.depth == inner->path.depth)
-        return fail(err, errlen, "%stwo values for %s", prefix, o.s);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "%stwo values for %s", prefix, o.s);
     if (outer->path.depth == 2)
-        return fail(err, errlen, "%sthe empty object instance %s also has resources", prefix, o.s);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "%sthe empty object instance %s also has resources", prefix, o.s);
     if (outer->value.type == GW_TYPE_NONE)
-        return fail(err, errlen, "%sthe empty multiple resource %s also has instances", prefix,
-                    o.s);
-    return fail(err, errlen, "%sresource %s has both a single value and instances", prefix, o.s);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "%sthe empty multiple resource %s also has instances", prefix, o.s);
+    return gw_fail(-GW_ERR_INVALID, err, errlen,
+                   "%sresource %s has both a single value and instances", prefix, o.s);
 }
 
 /* Checks records in path order for clashes: they can only be neighbours. */
@@ -122,14 +110,14 @@ static int read_head(const uint8_t *buf, size_t pos, size_t end, size_t total, s
 {
     size_t avail = end - pos;
     if (avail < 2)
-        return fail(err, errlen, "offset %zu: truncated TLV header", pos);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "offset %zu: truncated TLV header", pos);
     uint8_t t = buf[pos];
     size_t idlen = (t & 0x20) ? 2 : 1;
     size_t lenlen = (t >> 3) & 3;
     h->hlen = 1 + idlen + lenlen;
     if (avail < h->hlen)
-        return fail(err, errlen, "offset %zu: truncated TLV header (%zu of %zu bytes)", pos, avail,
-                    h->hlen);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "offset %zu: truncated TLV header (%zu of %zu bytes)", pos, avail, h->hlen);
     h->kind = (enum tlv_kind)(t >> 6);
     h->id = (uint16_t)(idlen == 2 ? buf[pos + 1] << 8 | buf[pos + 2] : buf[pos + 1]);
     if (lenlen == 0) {
@@ -141,14 +129,15 @@ static int read_head(const uint8_t *buf, size_t pos, size_t end, size_t total, s
     }
     if (h->len > avail - h->hlen) {
         if (end == total)
-            return fail(err, errlen,
-                        "offset %zu: TLV length %zu goes beyond the end of the payload (%zu bytes "
-                        "left)",
-                        pos, h->len, avail - h->hlen);
-        return fail(err, errlen,
-                    "offset %zu: TLV length %zu goes beyond its enclosing TLV, which ends at "
-                    "offset %zu",
-                    pos, h->len, end);
+            return gw_fail(
+                -GW_ERR_INVALID, err, errlen,
+                "offset %zu: TLV length %zu goes beyond the end of the payload (%zu bytes "
+                "left)",
+                pos, h->len, avail - h->hlen);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "offset %zu: TLV length %zu goes beyond its enclosing TLV, which ends at "
+                       "offset %zu",
+                       pos, h->len, end);
     }
     return GW_OK;
 }
@@ -215,8 +204,9 @@ static int decode_value(const struct codec_ctx *ctx, const struct data_path *p, 
             break;
         }
         if (v[0] > 1)
-            return fail(err, errlen, "offset %zu: Boolean value of %s is %u, expected 0 or 1", off,
-                        ptext(p).s, v[0]);
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "offset %zu: Boolean value of %s is %u, expected 0 or 1", off,
+                           ptext(p).s, v[0]);
         out->v.b = v[0] == 1;
         return GW_OK;
     case GW_TYPE_OBJLNK:
@@ -239,8 +229,9 @@ static int decode_value(const struct codec_ctx *ctx, const struct data_path *p, 
         out->v.bytes.len = len;
         return GW_OK;
     }
-    return fail(err, errlen, "offset %zu: %s value of %s has %zu bytes, expected %s", off,
-                data_type_name(t), ptext(p).s, len, want);
+    return gw_fail(-GW_ERR_INVALID, err, errlen,
+                   "offset %zu: %s value of %s has %zu bytes, expected %s", off, data_type_name(t),
+                   ptext(p).s, len, want);
 }
 
 struct frame {
@@ -253,8 +244,8 @@ static int add(struct data_records *out, const struct data_path *p, const struct
                size_t off, char *err, size_t errlen)
 {
     int rc = data_records_add(out, p, v, false, 0);
-    if (rc < 0 && err && errlen)
-        snprintf(err, errlen, "offset %zu: %s", off, gw_strerror(rc));
+    if (rc < 0)
+        return gw_fail(rc, err, errlen, "offset %zu: %s", off, gw_strerror(rc));
     return rc;
 }
 
@@ -265,10 +256,10 @@ static int top_resources_allowed(const struct codec_ctx *ctx, char *err, size_t 
 {
     const struct model_object *o = ctx->model ? model_object(ctx->model, ctx->base.id[0]) : NULL;
     if (o && o->multiple)
-        return fail(err, errlen,
-                    "offset 0: a resource TLV at the top of /%u needs an object instance TLV "
-                    "around it (the object has multiple instances)",
-                    ctx->base.id[0]);
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "offset 0: a resource TLV at the top of /%u needs an object instance TLV "
+                       "around it (the object has multiple instances)",
+                       ctx->base.id[0]);
     return GW_OK;
 }
 
@@ -312,7 +303,8 @@ static int decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     size_t n0 = out->n;
     const struct data_path *base = &ctx->base;
     if (base->depth == 0)
-        return fail(err, errlen, "TLV needs a base path of /oid or deeper, not /");
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "TLV needs a base path of /oid or deeper, not /");
     if (len == 0) {
         if (base->depth == 1) /* an object without instances */
             return GW_OK;
@@ -320,7 +312,8 @@ static int decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
             struct data_value none = {.type = GW_TYPE_NONE};
             return add(out, base, &none, 0, err, errlen);
         }
-        return fail(err, errlen, "empty TLV payload for resource %s", ptext(base).s);
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "empty TLV payload for resource %s",
+                       ptext(base).s);
     }
 
     struct frame stack[GW_CODEC_MAX_DEPTH];
@@ -346,9 +339,10 @@ static int decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
         if (top == 0 && base->depth == 1 && level != 4) {
             enum top_form form = level == 3 ? TOP_RESOURCES : TOP_INSTANCES;
             if (top_form != TOP_UNKNOWN && top_form != form)
-                return fail(err, errlen,
-                            "offset %zu: object instance and resource TLVs mixed at the top of %s",
-                            pos, ptext(base).s);
+                return gw_fail(
+                    -GW_ERR_INVALID, err, errlen,
+                    "offset %zu: object instance and resource TLVs mixed at the top of %s", pos,
+                    ptext(base).s);
             if (top_form == TOP_UNKNOWN && form == TOP_RESOURCES &&
                 (rc = top_resources_allowed(ctx, err, errlen)) < 0)
                 return rc;
@@ -358,25 +352,27 @@ static int decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
         }
         /* In a container only the next level may stand; at the top, no level may be skipped. */
         if (f->level ? level != f->level + 1 : p.depth + 1 < level)
-            return fail(err, errlen, "offset %zu: %s TLV cannot stand directly in %s %s", pos,
-                        kind_names[h.kind], top == 0 ? "the payload for" : "the TLV of",
-                        ptext(&p).s);
+            return gw_fail(
+                -GW_ERR_INVALID, err, errlen, "offset %zu: %s TLV cannot stand directly in %s %s",
+                pos, kind_names[h.kind], top == 0 ? "the payload for" : "the TLV of", ptext(&p).s);
         if (p.depth >= level) { /* the base path already names this level */
             if (p.id[level - 1] != h.id)
-                return fail(err, errlen, "offset %zu: %s TLV has id %u but the path is %s", pos,
-                            kind_names[h.kind], h.id, ptext(&p).s);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "offset %zu: %s TLV has id %u but the path is %s", pos,
+                               kind_names[h.kind], h.id, ptext(&p).s);
         } else {
             p.id[p.depth++] = h.id;
         }
         bool container = h.kind == KIND_INSTANCE || h.kind == KIND_MULTIPLE;
         if (p.depth > level && (!container || h.len == 0))
-            return fail(err, errlen, "offset %zu: %s TLV cannot answer %s", pos, kind_names[h.kind],
-                        ptext(&p).s);
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "offset %zu: %s TLV cannot answer %s", pos,
+                           kind_names[h.kind], ptext(&p).s);
         size_t vpos = pos + h.hlen;
         if (container && h.len > 0) {
             if (top + 1 == GW_CODEC_MAX_DEPTH)
-                return fail(err, errlen, "offset %zu: TLVs nested deeper than %d levels", pos,
-                            GW_CODEC_MAX_DEPTH);
+                return gw_fail(-GW_ERR_INVALID, err, errlen,
+                               "offset %zu: TLVs nested deeper than %d levels", pos,
+                               GW_CODEC_MAX_DEPTH);
             stack[++top] = (struct frame){.end = vpos + h.len, .path = p, .level = level};
             pos = vpos;
             continue;
@@ -401,7 +397,7 @@ int tlv_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     size_t n0 = out->n;
     int rc = decode(buf, len, ctx, out, err, errlen);
     if (rc < 0)
-        out->n = n0;
+        data_records_truncate(out, n0);
     return rc;
 }
 
@@ -463,7 +459,7 @@ static int typed_value(struct enc *e, const struct data_record *r, struct data_v
     }
     char why[128];
     if (data_value_convert(&r->value, want, v, why, sizeof(why)) < 0)
-        return fail(e->err, e->errlen, "%s: %s", ptext(&r->path).s, why);
+        return gw_fail(-GW_ERR_INVALID, e->err, e->errlen, "%s: %s", ptext(&r->path).s, why);
     return GW_OK;
 }
 
@@ -517,12 +513,13 @@ static int value_bytes(struct enc *e, const struct data_record *r, struct tlv_va
         tv->p = v.v.bytes.p;
         tv->len = v.v.bytes.len;
         if (tv->len > TLV_MAX_LEN)
-            return fail(e->err, e->errlen, "%s: value of %zu bytes is longer than TLV allows",
-                        ptext(&r->path).s, tv->len);
+            return gw_fail(-GW_ERR_INVALID, e->err, e->errlen,
+                           "%s: value of %zu bytes is longer than TLV allows", ptext(&r->path).s,
+                           tv->len);
         break;
     default:
-        return fail(e->err, e->errlen, "%s: a %s value has no TLV form", ptext(&r->path).s,
-                    data_type_name(v.type));
+        return gw_fail(-GW_ERR_INVALID, e->err, e->errlen, "%s: a %s value has no TLV form",
+                       ptext(&r->path).s, data_type_name(v.type));
     }
     return GW_OK;
 }
@@ -603,8 +600,8 @@ static int resource_size(struct enc *e, size_t i, size_t j, size_t *size, bool *
         *size += head_len(r->path.id[3], tv.len) + tv.len;
     }
     if (*size > TLV_MAX_LEN)
-        return fail(e->err, e->errlen, "%s: more than TLV's 16777215 bytes",
-                    ptext(&rec_at(e, i)->path).s);
+        return gw_fail(-GW_ERR_INVALID, e->err, e->errlen, "%s: more than TLV's 16777215 bytes",
+                       ptext(&rec_at(e, i)->path).s);
     return GW_OK;
 }
 
@@ -651,8 +648,9 @@ static int instance_size(struct enc *e, size_t i, size_t j, size_t *size)
         k = m;
     }
     if (*size > TLV_MAX_LEN)
-        return fail(e->err, e->errlen, "%s: object instance of more than TLV's 16777215 bytes",
-                    ptext(&rec_at(e, i)->path).s);
+        return gw_fail(-GW_ERR_INVALID, e->err, e->errlen,
+                       "%s: object instance of more than TLV's 16777215 bytes",
+                       ptext(&rec_at(e, i)->path).s);
     return GW_OK;
 }
 
@@ -678,17 +676,19 @@ static int check_records(struct enc *e, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct data_record *r = rec_at(e, i);
         if (!data_path_contains(base, &r->path))
-            return fail(e->err, e->errlen, "record %s lies outside the request path %s",
-                        ptext(&r->path).s, ptext(base).s);
+            return gw_fail(-GW_ERR_INVALID, e->err, e->errlen,
+                           "record %s lies outside the request path %s", ptext(&r->path).s,
+                           ptext(base).s);
         if (r->path.depth < 2)
-            return fail(e->err, e->errlen, "record %s: TLV values belong to resources",
-                        ptext(&r->path).s);
+            return gw_fail(-GW_ERR_INVALID, e->err, e->errlen,
+                           "record %s: TLV values belong to resources", ptext(&r->path).s);
         if (r->path.depth == 2 && r->value.type != GW_TYPE_NONE)
-            return fail(e->err, e->errlen, "record %s: an object instance holds no value itself",
-                        ptext(&r->path).s);
+            return gw_fail(-GW_ERR_INVALID, e->err, e->errlen,
+                           "record %s: an object instance holds no value itself",
+                           ptext(&r->path).s);
         if (r->path.depth == 4 && r->value.type == GW_TYPE_NONE)
-            return fail(e->err, e->errlen, "record %s: a resource instance needs a value",
-                        ptext(&r->path).s);
+            return gw_fail(-GW_ERR_INVALID, e->err, e->errlen,
+                           "record %s: a resource instance needs a value", ptext(&r->path).s);
         if (i > 0 && data_path_contains(&rec_at(e, i - 1)->path, &r->path))
             return clash(rec_at(e, i - 1), r, "", e->err, e->errlen);
     }
@@ -731,7 +731,8 @@ int tlv_encode(const struct data_records *in, const struct codec_ctx *ctx, uint8
 {
     *written = 0;
     if (ctx->base.depth == 0)
-        return fail(err, errlen, "TLV needs a base path of /oid or deeper, not /");
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "TLV needs a base path of /oid or deeper, not /");
     struct enc e = {
         .ctx = ctx, .recs = in->v, .buf = buf, .cap = cap, .err = err, .errlen = errlen};
     size_t n = in->n;

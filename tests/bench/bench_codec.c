@@ -1,9 +1,8 @@
 /* bench_codec.c - decode and encode throughput of every content format on realistic payloads
- * (the Device object instance /3/0 and a Temperature notification /3303/0), in MB/s and values/s,
- * beside a plain memcpy of the same bytes measured in the same run. Not a test: it asserts
- * nothing about time and CTest does not run it; tools/bench.sh builds and runs it.
- * Usage: bench_codec [SECONDS] - the least time of one measurement (default 0.5 s); each figure
- * is the median of 5 such measurements. */
+ * (the Device object instance /3/0, a Temperature notification /3303/0) in MB/s and values/s,
+ * beside a memcpy of the same bytes in the same run. Not a test: CTest never runs it, nothing is
+ * asserted about time. tools/bench.sh runs it; `bench_codec [SECONDS]` sets the least time of
+ * one measurement (0.5 s), each figure being the median of 5 measurements. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +229,8 @@ int main(int argc, char **argv)
     uint8_t *buf = malloc(BUF_CAP);
     if (!m || !buf) {
         fprintf(stderr, "bench_codec: out of memory\n");
+        free(buf);
+        model_free(m);
         return 1;
     }
     struct data_records device = {0}, temp = {0}, temp_timed = {0}, manuf = {0}, sensor = {0},

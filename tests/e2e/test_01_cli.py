@@ -226,6 +226,31 @@ def test_the_store_and_its_directories_are_created(gateway, tmp_path):
     assert gw.log_lines(rf" store-opened path={re.escape(str(db))} ")
 
 
+DDF_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
+<LWM2M><Object ObjectType="MODefinition"><Name>{name}</Name><ObjectID>{oid}</ObjectID>
+<MultipleInstances>Multiple</MultipleInstances><Mandatory>Optional</Mandatory>
+<Resources><Item ID="1"><Name>Level</Name><Operations>R</Operations>
+<MultipleInstances>Single</MultipleInstances><Mandatory>Mandatory</Mandatory>
+<Type>Integer</Type><Units>%</Units></Item></Resources></Object></LWM2M>
+"""
+
+
+def test_object_directories_are_loaded_and_a_broken_file_is_skipped(gateway, tmp_path):
+    """objects.dirs: every DDF file is read at start; a malformed one is reported with its
+    file and line and skipped, the others count."""
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    (objects / "30001.xml").write_text(DDF_TEMPLATE.format(name="Tank", oid=30001))
+    (objects / "30002.xml").write_text(DDF_TEMPLATE.format(name="Pump", oid=30002))
+    (objects / "broken.xml").write_text("<LWM2M><Object>\n<ObjectID>7</Object>\n")
+    gw = gateway(extra_conf=f'objects: {{ dirs = [ "{objects}" ]; }};\n')
+    assert gw.log_lines(rf" objects-loaded dir={re.escape(str(objects))} files=2$")
+    assert gw.log_lines(re.escape(str(objects / "broken.xml")) + r":2: ")
+    started = gw.log_lines(r" started ")[0]
+    builtin = int(re.search(r" objects=(\d+) ", started).group(1)) - 2
+    assert builtin >= 34, started  # the core objects 0-7 and the common IPSO objects
+
+
 def test_sighup_reloads_without_dropping_registrations(gateway, mqtt, devsim, coap, prefix):
     gw = gateway()
     r = devsim(gw.server, "register", ep="stays-on", lifetime=300)

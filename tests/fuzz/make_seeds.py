@@ -3,7 +3,7 @@
 (tests/fuzz/corpus/{tlv,senml_json,senml_cbor,oma_json,rawcbor,text}/): real payloads, mostly the
 worked examples of the LwM2M TS Core (TLV 7.4.3, SenML JSON 7.4.4, SenML CBOR 7.4.5, LwM2M JSON
 1.0 6.4.4), plus a few refused ones. Each file is one input of roundtrip.h: byte 0 picks the
-request path (the index into rt_bases), fuzz_text.c's byte 1 the format, the rest is the payload.
+request path (the index into rt_bases; bit 7 set: no object model), fuzz_text.c's byte 1 the format, the rest is the payload.
 Run it again after changing a seed or rt_bases; files it does not write (crash reproducers) stay.
 """
 import json
@@ -16,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT, DEV, DEV0, MANUF, VOLT, VOLT1, TIME = 0, 1, 2, 3, 4, 5, 6
 TEMP, TEMP0, SENSOR, SERVER0, APN_LINKS, PUBKEY, UNKNOWN0, UNKNOWN_RES = 7, 8, 9, 10, 11, 12, 13, 14
 BATTERY, STORING = 15, 16
+NO_MODEL = 0x80  # or-ed into byte 0: decode and encode without the object model
 
 # ---- TLV ----
 
@@ -75,6 +76,7 @@ TEMP_INSTANCE = (res(5700, F(21.5)) + res(5701, b"Cel") + res(5601, F(-10.0)) +
 TLV = {
     "spec_device_instance": (DEV0, DEVICE_INSTANCE),
     "spec_device_object": (DEV, tlv(0, 0, DEVICE_INSTANCE)),
+    "spec_device_instance_no_model": (DEV0 | NO_MODEL, DEVICE_INSTANCE),
     "device_resources_at_object": (DEV, res(9, b"\x64") + res(1, b"M2M")),
     "spec_voltage_multiple": (VOLT, multi(7, (0, b"\x0e\xd8"), (1, b"\x13\x88"))),
     "voltage_instance": (VOLT1, tlv(1, 1, b"\x13\x88")),
@@ -134,6 +136,7 @@ SENML_SERIES = [
 SENML = {
     "spec_device_read": (DEV0, SENML_DEVICE),
     "spec_device_read_at_root": (ROOT, SENML_DEVICE),
+    "spec_device_read_no_model": (DEV0 | NO_MODEL, SENML_DEVICE),
     "spec_time_series_72": (ROOT, [{"bn": "/72/", "bt": 25462634, "n": "1/2", "v": 22.4, "t": -5},
                                    {"n": "1/2", "v": 22.9, "t": -30}, {"n": "1/2", "v": 24.1, "t": -50}]),
     "spec_object_links": (ROOT, SENML_LINKS),
@@ -237,6 +240,7 @@ OMA_DEVICE = oma("/3/0/", [
 OMA = {
     "spec_device_read": (DEV0, OMA_DEVICE),
     "spec_device_read_at_object": (DEV, OMA_DEVICE),
+    "spec_device_read_no_model": (DEV0 | NO_MODEL, OMA_DEVICE),
     "spec_time_series": (ROOT, oma(None, [{"n": "72/1/2", "v": 22.4, "t": -5}, {"n": "72/1/2", "v": 22.9, "t": -30},
                                           {"n": "72/1/2", "v": 24.1, "t": -50}], bt=25462634)),
     "spec_object_links": (ROOT, oma("/", [{"n": "65/0/0/0", "ov": "66:0"}, {"n": "65/0/0/1", "ov": "66:1"},
@@ -265,6 +269,7 @@ RAWCBOR = {
     "battery_uint": (BATTERY, cbor(100)),
     "current_time_tag1": (TIME, b"\xc1" + cbor(1367491215)),
     "current_time_plain": (TIME, cbor(1367491215)),
+    "current_time_no_model": (TIME | NO_MODEL, b"\xc1" + cbor(1367491215)),
     "sensor_half_float": (SENSOR, cbor(21.5)),
     "sensor_double": (SENSOR, cbor(22.4)),
     "sensor_integer": (SENSOR, cbor(-40)),
@@ -287,6 +292,7 @@ TEXT = {
     "text_current_time": (TIME, TXT, b"1367491215"),
     "text_sensor_value": (SENSOR, TXT, b"21.5"),
     "text_sensor_exponent": (SENSOR, TXT, b"-1.25e-3"),
+    "text_sensor_no_model": (SENSOR | NO_MODEL, TXT, b"21.5"),
     "text_voltage_instance": (VOLT1, TXT, b"5000"),
     "text_objlnk": (APN_LINKS, TXT, b"11:0"),
     "text_boolean": (STORING, TXT, b"1"),

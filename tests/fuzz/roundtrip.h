@@ -1,8 +1,8 @@
 /* roundtrip.h - the harness the content-format fuzz targets share (fuzz_tlv.c, fuzz_text.c, ...):
- * the first input byte picks the request path, the rest is the payload. Whatever decodes must
- * encode back in the same format, into a buffer of exactly the encoded size and not one byte
- * less, and decode again to the same records. Every broken promise of codec.h aborts, so that
- * libFuzzer reports it. Private to tests/fuzz; each target includes it once (static functions). */
+ * the first input byte picks the request path and whether the object model is used, the rest is
+ * the payload. Whatever decodes must encode back in the same format, into a buffer of exactly the
+ * encoded size and not one byte less, and decode again to the same records. Every broken promise
+ * of codec.h aborts, so that libFuzzer reports it. Private to tests/fuzz (static functions). */
 #ifndef ROUNDTRIP_H
 #define ROUNDTRIP_H
 
@@ -223,7 +223,10 @@ static void rt_compare(const struct rt_format *f, const struct data_records *a,
         rt_check(rt_record_equal(rt.sa[i], rt.sb[i]));
 }
 
-/* Runs one payload at request path rt_bases[path_byte % RT_NBASES]. */
+/* Bit 7 of the path byte: decode and encode without an object model (codec_ctx.model NULL). */
+#define RT_NO_MODEL 0x80
+
+/* Runs one payload at request path rt_bases[(path_byte & 0x7f) % RT_NBASES]. */
 static int rt_run_payload(const struct rt_format *f, uint8_t path_byte, const uint8_t *payload,
                           size_t len)
 {
@@ -231,7 +234,8 @@ static int rt_run_payload(const struct rt_format *f, uint8_t path_byte, const ui
         rt.model = model_new();
         rt_check(rt.model != NULL);
     }
-    struct codec_ctx ctx = {.base = rt_bases[path_byte % RT_NBASES], .model = rt.model};
+    struct codec_ctx ctx = {.base = rt_bases[(path_byte & 0x7f) % RT_NBASES],
+                            .model = path_byte & RT_NO_MODEL ? NULL : rt.model};
     rt.base = ctx.base;
 
     data_records_reset(&rt.first);
@@ -286,7 +290,8 @@ static int rt_run_payload(const struct rt_format *f, uint8_t path_byte, const ui
     return 0;
 }
 
-/* The fuzz entry: byte 0 chooses the request path, the rest is the payload in format `f`. */
+/* The fuzz entry: byte 0 chooses the request path and the model, the rest is the payload in
+ * format `f`. */
 static inline int rt_run(const struct rt_format *f, const uint8_t *data, size_t size)
 {
     return size ? rt_run_payload(f, data[0], data + 1, size - 1) : 0;

@@ -1,17 +1,20 @@
 /* cbor_cases.h - shared by test_senml_cbor.c and test_rawcbor.c only: a hex reader, an exact
- * double comparison, and the CBOR encodings every integer and float boundary must get (the
- * shortest form; for floats the narrowest of half, single and double that is exact). The
- * expected bytes were computed independently of libcbor, with Python's struct module. */
+ * double comparison, rejections of the decoder under test, and the CBOR encodings every integer
+ * and float boundary must get (the shortest form; for floats the narrowest of half, single and
+ * double that is exact). The expected bytes were computed independently of libcbor, with
+ * Python's struct module. The including test names its decoder first:
+ *
+ *     #define CODEC_TEST_DECODE rawcbor_decode
+ *     #include "cbor_cases.h"
+ */
 #ifndef CBOR_CASES_H
 #define CBOR_CASES_H
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
+#include "codec_testutil.h"
 
-#include <cmocka.h>
+#ifndef CODEC_TEST_DECODE
+#error "define CODEC_TEST_DECODE before including cbor_cases.h"
+#endif
 
 #define assert_double_eq(a, b)                                                                     \
     do {                                                                                           \
@@ -36,6 +39,29 @@ static size_t unhex(const char *s, uint8_t *out, size_t cap)
         s += 2;
     }
     return n;
+}
+
+/* Asserts that decoding `len` bytes at `base` (typed by the model) fails as invalid, with
+ * `keyword` in the reason and nothing appended. */
+static void expect_reject(const uint8_t *buf, size_t len, const char *base, const char *keyword)
+{
+    struct codec_ctx c = ctx_at(base, true);
+    struct data_records r = {0};
+    char err[256] = "";
+    int rc = CODEC_TEST_DECODE(buf, len, &c, &r, err, sizeof(err));
+    if (rc != -GW_ERR_INVALID)
+        fail_msg("expected rejection for '%s', got %d (%s)", keyword, rc, err);
+    if (!strstr(err, keyword))
+        fail_msg("reason '%s' does not say '%s'", err, keyword);
+    assert_int_equal(r.n, 0);
+    data_records_clear(&r);
+}
+
+static void expect_reject_hex(const char *hex, const char *base, const char *keyword)
+{
+    uint8_t buf[512];
+    size_t len = unhex(hex, buf, sizeof(buf));
+    expect_reject(buf, len, base, keyword);
 }
 
 static const struct {

@@ -2,117 +2,23 @@
  * the LwM2M 1.0 specification section 6.4.4 decoded and encoded back; names relative to bn or to
  * the request path; typing by the object model (Opaque as base64 in sv); every rejection with
  * its reason; round trips of every type. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "codec.h"
-#include "gw.h"
-
-static struct model *model; /* the built-in objects; 32000 is an object it does not know */
-
-static struct codec_ctx ctx_at(const char *base, bool typed)
-{
-    struct codec_ctx c = {.model = typed ? model : NULL};
-    assert_int_equal(data_path_parse(base, strlen(base), &c.base), GW_OK);
-    return c;
-}
-
-static int decode_at(const char *json, const char *base, bool typed, struct data_records *r,
-                     char *err, size_t errlen)
-{
-    struct codec_ctx c = ctx_at(base, typed);
-    return oma_json_decode((const uint8_t *)json, strlen(json), &c, r, err, errlen);
-}
-
-static void decode_ok(const char *json, const char *base, struct data_records *r)
-{
-    char err[256] = "";
-    int rc = decode_at(json, base, true, r, err, sizeof(err));
-    if (rc != GW_OK)
-        fail_msg("decode of %s: rc=%d err=%s", json, rc, err);
-}
-
-/* Asserts that `json` (decoded below `base`) is refused with `code` and a reason containing
- * `needle`, leaving only the record that was in the list before. */
-static void refused_at(const char *json, const char *base, int code, const char *needle)
-{
-    struct data_records r = {0};
-    struct data_path p = data_path_make(3, 3, 0, 9);
-    struct data_value v = {.type = GW_TYPE_INTEGER, .v.i = 1};
-    char err[256] = "";
-    assert_int_equal(data_records_add(&r, &p, &v, false, 0), GW_OK);
-    int rc = decode_at(json, base, true, &r, err, sizeof(err));
-    if (rc != code || !strstr(err, needle))
-        fail_msg("%.200s: rc=%d err=\"%s\", expected %d and \"%s\"", json, rc, err, code, needle);
-    assert_int_equal(r.n, 1);
-    data_records_clear(&r);
-}
-
-static void refused(const char *json, const char *needle)
-{
-    refused_at(json, "/", -GW_ERR_INVALID, needle);
-}
-
-static void assert_path(const struct data_record *rec, const char *path)
-{
-    char buf[32];
-    assert_int_equal(data_path_format(&rec->path, buf, sizeof(buf)), GW_OK);
-    assert_string_equal(buf, path);
-}
-
-static void assert_text(const struct data_record *rec, enum data_type t, const char *text)
-{
-    assert_int_equal(rec->value.type, t);
-    assert_int_equal(rec->value.v.bytes.len, strlen(text));
-    assert_memory_equal(rec->value.v.bytes.p, text, strlen(text));
-}
-
-static void assert_int(const struct data_record *rec, enum data_type t, int64_t i)
-{
-    assert_int_equal(rec->value.type, t);
-    assert_true(rec->value.v.i == i);
-}
-
-static int encode_at(const struct data_records *r, const char *base, uint8_t *buf, size_t cap,
-                     size_t *n, char *err, size_t errlen)
-{
-    struct codec_ctx c = ctx_at(base, true);
-    return oma_json_encode(r, &c, buf, cap, n, err, errlen);
-}
-
-static void encodes_to(const struct data_records *r, const char *base, const char *expected)
-{
-    uint8_t buf[2048];
-    size_t n = 0;
-    char err[256] = "";
-    int rc = encode_at(r, base, buf, sizeof(buf), &n, err, sizeof(err));
-    if (rc != GW_OK)
-        fail_msg("encode: rc=%d err=%s", rc, err);
-    if (n != strlen(expected) || memcmp(buf, expected, n) != 0)
-        fail_msg("encoded\n%.*s\nexpected\n%s", (int)n, (const char *)buf, expected);
-}
+#define CODEC_TEST_DECODE oma_json_decode
+#define CODEC_TEST_ENCODE oma_json_encode
+#include "json_testutil.h"
 
 /* Encodes `r` below `base`, decodes it again and asserts that nothing changed. */
 static void round_trips(const struct data_records *r, const char *base)
 {
     uint8_t buf[4096];
-    size_t n = 0;
     char err[256] = "";
     struct data_records back = {0};
-    int rc = encode_at(r, base, buf, sizeof(buf), &n, err, sizeof(err));
-    if (rc != GW_OK)
-        fail_msg("encode: rc=%d err=%s", rc, err);
+    size_t n = encode_ok(r, base, buf, sizeof(buf));
     struct codec_ctx c = ctx_at(base, true);
-    rc = oma_json_decode(buf, n, &c, &back, err, sizeof(err));
+    int rc = oma_json_decode(buf, n, &c, &back, err, sizeof(err));
     if (rc != GW_OK)
         fail_msg("decode of %.*s: rc=%d err=%s", (int)n, (const char *)buf, rc, err);
     assert_int_equal(back.n, r->n);
@@ -137,21 +43,6 @@ static void round_trips(const struct data_records *r, const char *base)
         }
     }
     data_records_clear(&back);
-}
-
-static void add(struct data_records *r, const char *path, struct data_value v)
-{
-    struct data_path p;
-    assert_int_equal(data_path_parse(path, strlen(path), &p), GW_OK);
-    assert_int_equal(data_records_add(r, &p, &v, false, 0), GW_OK);
-}
-
-static struct data_value bytes_value(enum data_type t, const char *s, size_t len)
-{
-    struct data_value v = {.type = t};
-    v.v.bytes.p = (const uint8_t *)s;
-    v.v.bytes.len = len;
-    return v;
 }
 
 /* ---- the examples of OMA-TS-LightweightM2M-V1_0, section 6.4.4 ---- */
@@ -478,20 +369,6 @@ static void test_unwritable_records_are_invalid(void **state)
     data_records_clear(&r);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    model = model_new();
-    return model ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    model_free(model);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,5 +393,5 @@ int main(void)
         cmocka_unit_test(test_small_buffer_is_full_at_every_size),
         cmocka_unit_test(test_unwritable_records_are_invalid),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, codec_test_setup, codec_test_teardown);
 }

@@ -2,43 +2,11 @@
  * typing by the object model and by CBOR type, tag 1 for Time, exact encodings of every type
  * at the CBOR boundaries with round trips, and every rejection with the word of its reason. */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
-
+#define CODEC_TEST_DECODE rawcbor_decode
 #include "cbor_cases.h"
-#include "codec.h"
-#include "data.h"
-#include "gw.h"
-#include "model.h"
-
-static struct model *model;
-
-static int setup(void **state)
-{
-    (void)state;
-    model = model_new();
-    return model ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    model_free(model);
-    return 0;
-}
-
-static struct codec_ctx ctx_at(const char *base, bool with_model)
-{
-    struct codec_ctx c = {.model = with_model ? model : NULL};
-    assert_int_equal(data_path_parse(base, strlen(base), &c.base), GW_OK);
-    return c;
-}
 
 /* Decodes `hex` at `base` and returns the one value; `r` keeps its bytes alive. */
 static struct data_value decode_ok(const char *hex, const char *base, bool with_model,
@@ -58,37 +26,13 @@ static struct data_value decode_ok(const char *hex, const char *base, bool with_
     return r->v[0].value;
 }
 
-static void expect_reject_bytes(const uint8_t *buf, size_t len, const char *base,
-                                const char *keyword)
-{
-    struct codec_ctx c = ctx_at(base, true);
-    struct data_records r = {0};
-    char err[256] = "";
-    int rc = rawcbor_decode(buf, len, &c, &r, err, sizeof(err));
-    if (rc != -GW_ERR_INVALID)
-        fail_msg("expected rejection for '%s', got %d (%s)", keyword, rc, err);
-    if (!strstr(err, keyword))
-        fail_msg("reason '%s' does not say '%s'", err, keyword);
-    assert_int_equal(r.n, 0);
-    data_records_clear(&r);
-}
-
-static void expect_reject(const char *hex, const char *base, const char *keyword)
-{
-    uint8_t buf[128];
-    size_t len = unhex(hex, buf, sizeof(buf));
-    expect_reject_bytes(buf, len, base, keyword);
-}
-
 /* Encodes `v` at `path`, compares with `hex`, and returns what decoding it back (with the
  * model when `with_model`) gives; `r` keeps its bytes alive. */
 static struct data_value round_trip(const char *path, struct data_value v, const char *hex,
                                     bool with_model, struct data_records *r)
 {
     struct data_records in = {0};
-    struct data_path p;
-    assert_int_equal(data_path_parse(path, strlen(path), &p), GW_OK);
-    assert_int_equal(data_records_add(&in, &p, &v, false, 0), GW_OK);
+    add(&in, path, v);
     struct codec_ctx c = ctx_at(path, with_model);
     uint8_t want[128], got[128];
     size_t want_len = unhex(hex, want, sizeof(want)), len = 99;
@@ -180,7 +124,7 @@ static void test_objlnk_and_corelnk_resources_read_text(void **state)
     assert_int_equal(v.type, GW_TYPE_OBJLNK);
     assert_int_equal(v.v.lnk.oid, 3);
     assert_int_equal(v.v.lnk.iid, 17);
-    expect_reject("63 333a78", path, "is not oid:iid");
+    expect_reject_hex("63 333a78", path, "is not oid:iid");
     if (find_resource(GW_TYPE_CORELNK, path, sizeof(path))) {
         v = decode_ok("64 3c2f333e", path, true, &r);
         assert_int_equal(v.type, GW_TYPE_CORELNK);
@@ -237,60 +181,60 @@ static void test_value_lands_at_the_resource_instance_path(void **state)
 static void test_arrays_maps_and_non_values_are_rejected(void **state)
 {
     (void)state;
-    expect_reject("82 0102", "/3/0/9", "an array is not a single value");
-    expect_reject("a1 0102", "/3/0/9", "a map is not a single value");
-    expect_reject("9f 01ff", "/3/0/9", "not a single value");
-    expect_reject("f6", "/3/0/9", "null is not a value");
-    expect_reject("f7", "/3/0/9", "undefined is not a value");
-    expect_reject("ff", "/3/0/9", "a break is not a value");
-    expect_reject("7f 6161ff", "/3/0/0", "indefinite-length strings");
-    expect_reject("5f 4161ff", "/3/0/0", "indefinite-length strings");
+    expect_reject_hex("82 0102", "/3/0/9", "an array is not a single value");
+    expect_reject_hex("a1 0102", "/3/0/9", "a map is not a single value");
+    expect_reject_hex("9f 01ff", "/3/0/9", "not a single value");
+    expect_reject_hex("f6", "/3/0/9", "null is not a value");
+    expect_reject_hex("f7", "/3/0/9", "undefined is not a value");
+    expect_reject_hex("ff", "/3/0/9", "a break is not a value");
+    expect_reject_hex("7f 6161ff", "/3/0/0", "indefinite-length strings");
+    expect_reject_hex("5f 4161ff", "/3/0/0", "indefinite-length strings");
 }
 
 static void test_trailing_bytes_and_truncation_are_rejected(void **state)
 {
     (void)state;
-    expect_reject("01 02", "/3/0/9", "1 trailing bytes");
-    expect_reject("", "/3/0/9", "empty");
-    expect_reject("c1", "/3/0/13", "truncated");
+    expect_reject_hex("01 02", "/3/0/9", "1 trailing bytes");
+    expect_reject_hex("", "/3/0/9", "empty");
+    expect_reject_hex("c1", "/3/0/13", "truncated");
     uint8_t buf[16];
     size_t len = unhex("1b 7fffffffffffffff", buf, sizeof(buf));
     for (size_t cut = 1; cut < len; cut++)
-        expect_reject_bytes(buf, cut, "/3/0/9", "truncated");
+        expect_reject(buf, cut, "/3/0/9", "truncated");
     len = unhex("66 4f70656e204d", buf, sizeof(buf));
     for (size_t cut = 1; cut < len; cut++)
-        expect_reject_bytes(buf, cut, "/3/0/0", "truncated");
+        expect_reject(buf, cut, "/3/0/0", "truncated");
     len = unhex("fb 4035800000000000", buf, sizeof(buf));
     for (size_t cut = 1; cut < len; cut++)
-        expect_reject_bytes(buf, cut, "/3303/0/5700", "truncated");
+        expect_reject(buf, cut, "/3303/0/5700", "truncated");
 }
 
 static void test_paths_above_a_resource_are_rejected(void **state)
 {
     (void)state;
-    expect_reject("01", "/3/0", "must name a resource");
-    expect_reject("01", "/", "must name a resource");
+    expect_reject_hex("01", "/3/0", "must name a resource");
+    expect_reject_hex("01", "/", "must name a resource");
 }
 
 static void test_tags_other_than_epoch_time_are_rejected(void **state)
 {
     (void)state;
-    expect_reject("c2 4101", "/32000/0/1", "tag 2 is not accepted");
-    expect_reject("c1 c1 01", "/3/0/13", "tag 1 is not accepted");
-    expect_reject("c1 6178", "/3/0/13", "tag 1 (epoch time) must hold a number");
-    expect_reject("c1 01", "/3/0/0", "tag 1 (epoch time) on a String resource");
+    expect_reject_hex("c2 4101", "/32000/0/1", "tag 2 is not accepted");
+    expect_reject_hex("c1 c1 01", "/3/0/13", "tag 1 is not accepted");
+    expect_reject_hex("c1 6178", "/3/0/13", "tag 1 (epoch time) must hold a number");
+    expect_reject_hex("c1 01", "/3/0/0", "tag 1 (epoch time) on a String resource");
 }
 
 static void test_bad_scalars_are_rejected(void **state)
 {
     (void)state;
-    expect_reject("f9 7e00", "/3303/0/5700", "non-finite");
-    expect_reject("fa 7f800000", "/3303/0/5700", "non-finite");
-    expect_reject("fb fff0000000000000", "/32000/0/1", "non-finite");
-    expect_reject("3b ffffffffffffffff", "/3/0/9", "below -2^63");
-    expect_reject("62 c328", "/3/0/0", "UTF-8");
-    expect_reject("1c", "/3/0/9", "malformed");
-    expect_reject("f8 20", "/3/0/9", "malformed"); /* a one-byte simple value */
+    expect_reject_hex("f9 7e00", "/3303/0/5700", "non-finite");
+    expect_reject_hex("fa 7f800000", "/3303/0/5700", "non-finite");
+    expect_reject_hex("fb fff0000000000000", "/32000/0/1", "non-finite");
+    expect_reject_hex("3b ffffffffffffffff", "/3/0/9", "below -2^63");
+    expect_reject_hex("62 c328", "/3/0/0", "UTF-8");
+    expect_reject_hex("1c", "/3/0/9", "malformed");
+    expect_reject_hex("f8 20", "/3/0/9", "malformed"); /* a one-byte simple value */
 }
 
 /* ---- encoding ---- */
@@ -446,5 +390,5 @@ int main(void)
         cmocka_unit_test(test_encoding_what_format_60_cannot_carry_is_refused),
         cmocka_unit_test(test_encoding_into_a_short_buffer_is_full_at_every_size),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, codec_test_setup, codec_test_teardown);
 }

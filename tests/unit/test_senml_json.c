@@ -2,111 +2,18 @@
  * 1.1 Core specification section 7.4.4 decoded and, where our writer's form is the spec's,
  * encoded back to the same bytes; base-value carry-over and times; typing by the object model
  * and without it; every rejection with its reason; round trips of every type. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "codec.h"
-#include "gw.h"
-
-static struct model *model; /* the built-in objects; 32000 is an object it does not know */
-
-static struct codec_ctx ctx_at(const char *base, bool typed)
-{
-    struct codec_ctx c = {.model = typed ? model : NULL};
-    assert_int_equal(data_path_parse(base, strlen(base), &c.base), GW_OK);
-    return c;
-}
-
-static int decode_at(const char *json, const char *base, bool typed, struct data_records *r,
-                     char *err, size_t errlen)
-{
-    struct codec_ctx c = ctx_at(base, typed);
-    return senml_json_decode((const uint8_t *)json, strlen(json), &c, r, err, errlen);
-}
-
-/* Decodes with the model; fails the test with the decoder's reason when it refuses. */
-static void decode_ok(const char *json, const char *base, struct data_records *r)
-{
-    char err[256] = "";
-    int rc = decode_at(json, base, true, r, err, sizeof(err));
-    if (rc != GW_OK)
-        fail_msg("decode of %s: rc=%d err=%s", json, rc, err);
-}
-
-/* Asserts that `json` is refused with `code` and a reason containing `needle`, and that the
- * record already in the list is all that is left in it. */
-static void refused_code(const char *json, const char *base, int code, const char *needle)
-{
-    struct data_records r = {0};
-    struct data_path p = data_path_make(3, 3, 0, 9);
-    struct data_value v = {.type = GW_TYPE_INTEGER, .v.i = 1};
-    char err[256] = "";
-    assert_int_equal(data_records_add(&r, &p, &v, false, 0), GW_OK);
-    int rc = decode_at(json, base, true, &r, err, sizeof(err));
-    if (rc != code || !strstr(err, needle))
-        fail_msg("%.200s: rc=%d err=\"%s\", expected %d and \"%s\"", json, rc, err, code, needle);
-    assert_int_equal(r.n, 1);
-    data_records_clear(&r);
-}
-
-static void refused(const char *json, const char *needle)
-{
-    refused_code(json, "/", -GW_ERR_INVALID, needle);
-}
-
-static void assert_path(const struct data_record *rec, const char *path)
-{
-    char buf[32];
-    assert_int_equal(data_path_format(&rec->path, buf, sizeof(buf)), GW_OK);
-    assert_string_equal(buf, path);
-}
-
-static void assert_text(const struct data_record *rec, enum data_type t, const char *text)
-{
-    assert_int_equal(rec->value.type, t);
-    assert_int_equal(rec->value.v.bytes.len, strlen(text));
-    assert_memory_equal(rec->value.v.bytes.p, text, strlen(text));
-}
-
-static void assert_int(const struct data_record *rec, enum data_type t, int64_t i)
-{
-    assert_int_equal(rec->value.type, t);
-    assert_true(rec->value.v.i == i);
-}
+#define CODEC_TEST_DECODE senml_json_decode
+#define CODEC_TEST_ENCODE senml_json_encode
+#include "json_testutil.h"
 
 static void assert_float(const struct data_record *rec, double f)
 {
     assert_int_equal(rec->value.type, GW_TYPE_FLOAT);
     assert_true(rec->value.v.f == f);
-}
-
-/* Encodes `r` relative to `base` into `buf`; fails the test with the reason when refused. */
-static size_t encode_ok(const struct data_records *r, const char *base, uint8_t *buf, size_t cap)
-{
-    struct codec_ctx c = ctx_at(base, true);
-    size_t n = 0;
-    char err[256] = "";
-    int rc = senml_json_encode(r, &c, buf, cap, &n, err, sizeof(err));
-    if (rc != GW_OK)
-        fail_msg("encode: rc=%d err=%s", rc, err);
-    return n;
-}
-
-static void encodes_to(const struct data_records *r, const char *base, const char *expected)
-{
-    uint8_t buf[2048];
-    size_t n = encode_ok(r, base, buf, sizeof(buf));
-    if (n != strlen(expected) || memcmp(buf, expected, n) != 0)
-        fail_msg("encoded\n%.*s\nexpected\n%s", (int)n, (const char *)buf, expected);
 }
 
 static void assert_same_records(const struct data_records *a, const struct data_records *b)
@@ -146,21 +53,6 @@ static void round_trips(const struct data_records *r, const char *base)
         fail_msg("decode of %.*s: rc=%d err=%s", (int)n, (const char *)buf, rc, err);
     assert_same_records(r, &back);
     data_records_clear(&back);
-}
-
-static void add(struct data_records *r, const char *path, struct data_value v)
-{
-    struct data_path p;
-    assert_int_equal(data_path_parse(path, strlen(path), &p), GW_OK);
-    assert_int_equal(data_records_add(r, &p, &v, false, 0), GW_OK);
-}
-
-static struct data_value text_value(enum data_type t, const char *s, size_t len)
-{
-    struct data_value v = {.type = t};
-    v.v.bytes.p = (const uint8_t *)s;
-    v.v.bytes.len = len;
-    return v;
 }
 
 /* ---- the examples of OMA-TS-LightweightM2M_Core-V1_1, section 7.4.4 ---- */
@@ -542,8 +434,8 @@ static void test_name_that_is_no_path_is_refused(void **state)
 static void test_record_outside_the_requested_path_is_refused(void **state)
 {
     (void)state;
-    refused_code("[{\"bn\":\"/3/0/\",\"n\":\"9\",\"v\":1},{\"bn\":\"/4/0/\",\"n\":\"2\",\"v\":1}]",
-                 "/3/0", -GW_ERR_INVALID, "record 2: /4/0/2 lies outside the requested path /3/0");
+    refused_at("[{\"bn\":\"/3/0/\",\"n\":\"9\",\"v\":1},{\"bn\":\"/4/0/\",\"n\":\"2\",\"v\":1}]",
+               "/3/0", -GW_ERR_INVALID, "record 2: /4/0/2 lies outside the requested path /3/0");
 }
 
 static void test_value_on_an_object_instance_is_refused(void **state)
@@ -640,7 +532,7 @@ static void test_more_than_the_record_limit_is_full(void **state)
         memcpy(json + 1 + i * (sizeof(rec) - 1), rec, sizeof(rec) - 1);
     json[len - 1] = ']';
     json[len] = '\0';
-    refused_code(json, "/", -GW_ERR_FULL, "65536 records are more than 65536");
+    refused_at(json, "/", -GW_ERR_FULL, "65536 records are more than 65536");
     free(json);
 }
 
@@ -651,8 +543,8 @@ static void test_every_type_round_trips(void **state)
     (void)state;
     struct data_records r = {0};
     struct data_value v = {.type = GW_TYPE_INTEGER};
-    add(&r, "/3/0/0", text_value(GW_TYPE_STRING, "caf\xc3\xa9 \"q\" \\ \n\t\x01\x7f", 16));
-    add(&r, "/3/0/1", text_value(GW_TYPE_STRING, "", 0));
+    add(&r, "/3/0/0", bytes_value(GW_TYPE_STRING, "caf\xc3\xa9 \"q\" \\ \n\t\x01\x7f", 16));
+    add(&r, "/3/0/1", bytes_value(GW_TYPE_STRING, "", 0));
     v.v.i = INT64_MIN;
     add(&r, "/3/0/6/0", v);
     v.v.i = INT64_MAX;
@@ -666,8 +558,8 @@ static void test_every_type_round_trips(void **state)
     v.type = GW_TYPE_OBJLNK;
     v.v.lnk.oid = 65535, v.v.lnk.iid = 0;
     add(&r, "/3/0/22/0", v);
-    add(&r, "/3/0/31", text_value(GW_TYPE_OPAQUE, "\0\xfb\xff\x10", 4));
-    add(&r, "/3/0/32", text_value(GW_TYPE_OPAQUE, "", 0));
+    add(&r, "/3/0/31", bytes_value(GW_TYPE_OPAQUE, "\0\xfb\xff\x10", 4));
+    add(&r, "/3/0/32", bytes_value(GW_TYPE_OPAQUE, "", 0));
     add(&r, "/3/0/33", (struct data_value){.type = GW_TYPE_NONE});
     static const double floats[] = {
         22.4, 0.1, 18.0, -0.0, 1e300, 5e-324, -1.7976931348623157e308, 123456789012345680.0};
@@ -710,8 +602,8 @@ static void test_strings_are_escaped_and_opaque_is_base64url(void **state)
 {
     (void)state;
     struct data_records r = {0};
-    add(&r, "/3/0/0", text_value(GW_TYPE_STRING, "\"\\\n\x1f/\xe2\x82\xac", 8));
-    add(&r, "/3/0/1", text_value(GW_TYPE_OPAQUE, "\xfb\xff\x01\x02", 4));
+    add(&r, "/3/0/0", bytes_value(GW_TYPE_STRING, "\"\\\n\x1f/\xe2\x82\xac", 8));
+    add(&r, "/3/0/1", bytes_value(GW_TYPE_OPAQUE, "\xfb\xff\x01\x02", 4));
     struct data_value v = {.type = GW_TYPE_OBJLNK, .v.lnk = {66, 1}};
     add(&r, "/3/0/22/0", v);
     encodes_to(&r, "/3/0",
@@ -779,31 +671,17 @@ static void test_unwritable_records_are_invalid(void **state)
                      -GW_ERR_INVALID);
     assert_non_null(strstr(err, "record 1: Float nan has no JSON form"));
     data_records_reset(&r);
-    add(&r, "/3/0/0", text_value(GW_TYPE_STRING, "\xc3\x28", 2));
+    add(&r, "/3/0/0", bytes_value(GW_TYPE_STRING, "\xc3\x28", 2));
     assert_int_equal(senml_json_encode(&r, &c, buf, sizeof(buf), &n, err, sizeof(err)),
                      -GW_ERR_INVALID);
     assert_non_null(strstr(err, "not valid UTF-8"));
     data_records_reset(&r);
-    add(&r, "/3/0/0", text_value(GW_TYPE_STRING, "a", 1));
-    add(&r, "/4/0/0", text_value(GW_TYPE_STRING, "a", 1));
+    add(&r, "/3/0/0", bytes_value(GW_TYPE_STRING, "a", 1));
+    add(&r, "/4/0/0", bytes_value(GW_TYPE_STRING, "a", 1));
     assert_int_equal(senml_json_encode(&r, &c, buf, sizeof(buf), &n, err, sizeof(err)),
                      -GW_ERR_INVALID);
     assert_non_null(strstr(err, "record 2 (/4/0/0) lies outside /3/0"));
     data_records_clear(&r);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    model = model_new();
-    return model ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    model_free(model);
-    return 0;
 }
 
 int main(void)
@@ -853,5 +731,5 @@ int main(void)
         cmocka_unit_test(test_small_buffer_is_full_at_every_size),
         cmocka_unit_test(test_unwritable_records_are_invalid),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, codec_test_setup, codec_test_teardown);
 }

@@ -2,100 +2,7 @@
  * unknown-key hints, type errors, "FILE:LINE: message" problems in file order, unreadable files,
  * syntax errors and @include, hex:/base64: keys. The getters read a libconfig tree, so each test
  * writes a small file into a temporary directory and loads it through conffile_load(). */
-#include <ftw.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "conffile.h"
-
-static char dir[] = "/tmp/gw-test-config-XXXXXX";
-static char conf[sizeof(dir) + 16];
-static char line[1024];
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* Writes `text` as the configuration file and loads it. */
-static int load(const char *text, struct gw_config *cfg, struct conffile_problems *p)
-{
-    write_file(conf, text);
-    return conffile_load(conf, cfg, p);
-}
-
-/* Asserts that the configuration has exactly one problem: "FILE:LINE: msg". */
-static void expect_only(const struct conffile_problems *p, int ln, const char *msg)
-{
-    snprintf(line, sizeof(line), "%s:%d: %s", conf, ln, msg);
-    assert_int_equal(p->n, 1);
-    assert_string_equal(p->lines[0], line);
-}
-
-static bool any_contains(const struct conffile_problems *p, const char *text)
-{
-    for (size_t i = 0; i < p->n; i++) {
-        if (strstr(p->lines[i], text))
-            return true;
-    }
-    return false;
-}
-
-/* Loads `text`, which must have exactly one problem on line `ln`, `msg`. */
-static void fails_with(const char *text, int ln, const char *msg)
-{
-    struct gw_config cfg;
-    struct conffile_problems p = {0};
-
-    assert_int_equal(load(text, &cfg, &p), -GW_ERR_INVALID);
-    expect_only(&p, ln, msg);
-    conffile_problems_clear(&p);
-}
-
-/* Loads `text`, which must be free of problems, into `cfg`. */
-static void loads(const char *text, struct gw_config *cfg)
-{
-    struct conffile_problems p = {0};
-    int rc = load(text, cfg, &p);
-
-    for (size_t i = 0; i < p.n; i++)
-        print_error("unexpected problem: %s\n", p.lines[i]);
-    assert_int_equal(p.n, 0);
-    assert_int_equal(rc, GW_OK);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    if (!mkdtemp(dir))
-        return -1;
-    snprintf(conf, sizeof(conf), "%s/gateway.conf", dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
+#include "conffile_testutil.h"
 
 /* ---- unknown keys and wrong types ---- */
 
@@ -294,5 +201,5 @@ int main(void)
         cmocka_unit_test(test_psk_keys_decode_from_hex_base64_or_plain_text),
         cmocka_unit_test(test_bad_psk_key_is_reported_without_the_key),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, conffile_test_setup, conffile_test_teardown);
 }

@@ -2,26 +2,16 @@
  * (text.c) typed by the object model, opaque (opaque.c), and codec.c's dispatch by content
  * format, format names, link-format values and the rollback of a failed decode. Types come from
  * a DDF file the test writes: one object with a resource of every type. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "codec.h"
-#include "gw.h"
+#include "codec_testutil.h"
 
-static struct model *model;
 static struct data_records text_out; /* reused by text_at() */
 
-/* /32769/0/<rid>: the resource of each type */
+/* /32769/0/<rid>: the resource of each type (ddf_every_type_object()) */
 enum {
     R_STRING = 0,
     R_INTEGER,
@@ -39,34 +29,10 @@ enum {
 static int setup_model(void **state)
 {
     (void)state;
-    static const char *const types[] = {
-        "String", "Integer", "Unsigned Integer", "Float",   "Boolean", "Opaque",
-        "Time",   "Objlnk",  "Corelnk",          "Integer", ""};
     char path[] = "/tmp/test_text_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    assert_non_null(f);
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<LWM2M><Object ObjectType="
-               "\"MODefinition\"><Name>Every type</Name><ObjectID>32769</ObjectID><ObjectURN>"
-               "</ObjectURN><MultipleInstances>Multiple</MultipleInstances><Mandatory>Optional"
-               "</Mandatory><Resources>");
-    for (size_t i = 0; i < GW_ARRAY_LEN(types); i++)
-        fprintf(f,
-                "<Item ID=\"%zu\"><Name>R%zu</Name><Operations>%s</Operations>"
-                "<MultipleInstances>%s</MultipleInstances><Mandatory>Optional</Mandatory>"
-                "<Type>%s</Type><RangeEnumeration></RangeEnumeration><Units></Units>"
-                "<Description></Description></Item>",
-                i, i, types[i][0] ? "RW" : "E", i == R_MULTI ? "Multiple" : "Single", types[i]);
-    fprintf(f, "</Resources></Object></LWM2M>\n");
-    fclose(f);
-    model = model_new();
-    assert_non_null(model);
-    char err[256];
-    int rc = model_load_file(model, path, err, sizeof(err));
-    unlink(path);
-    if (rc != GW_OK)
-        fail_msg("model_load_file: %d %s", rc, err);
+    FILE *f = ddf_begin(path);
+    ddf_every_type_object(f, 32769);
+    model = ddf_end(f, path);
     return 0;
 }
 
@@ -78,7 +44,7 @@ static int teardown_model(void **state)
     return 0;
 }
 
-static struct codec_ctx ctx_at(int rid)
+static struct codec_ctx ctx_at_rid(int rid)
 {
     return (struct codec_ctx){.base = data_path_make(3, 32769, 0, rid), .model = model};
 }
@@ -88,7 +54,7 @@ static struct codec_ctx ctx_at(int rid)
 static int text_at(int rid, const char *text, struct data_value *v, char *err, size_t errlen)
 {
     data_records_reset(&text_out);
-    struct codec_ctx ctx = ctx_at(rid);
+    struct codec_ctx ctx = ctx_at_rid(rid);
     int rc = text_decode((const uint8_t *)text, strlen(text), &ctx, &text_out, err, errlen);
     if (rc == GW_OK) {
         assert_int_equal(text_out.n, 1);
@@ -125,7 +91,7 @@ static int encode_one(enum codec_format fmt, int rid, const struct data_value *v
                       size_t cap, char *err, size_t errlen)
 {
     struct data_records in = {0};
-    struct codec_ctx ctx = ctx_at(rid);
+    struct codec_ctx ctx = ctx_at_rid(rid);
     assert_int_equal(data_records_add(&in, &ctx.base, v, false, 0), GW_OK);
     size_t n = 0;
     int rc = codec_encode(fmt, &in, &ctx, (uint8_t *)out, cap, &n, err, errlen);
@@ -202,7 +168,7 @@ static void test_text_floats_are_decimal_and_finite(void **state)
     text_rejected(R_FLOAT, longer, "is not a Float");
     /* a NUL inside the payload is not the end of the number */
     struct data_records out = {0};
-    struct codec_ctx ctx = ctx_at(R_FLOAT);
+    struct codec_ctx ctx = ctx_at_rid(R_FLOAT);
     char err[128];
     assert_int_equal(text_decode((const uint8_t *)"1\0002", 3, &ctx, &out, err, sizeof(err)),
                      -GW_ERR_INVALID);
@@ -364,7 +330,7 @@ static void test_text_encoding_refuses_what_text_cannot_hold(void **state)
 
     /* two records, or one that is not the request path */
     struct data_records in = {0};
-    struct codec_ctx ctx = ctx_at(R_INTEGER);
+    struct codec_ctx ctx = ctx_at_rid(R_INTEGER);
     v = (struct data_value){.type = GW_TYPE_INTEGER, .v.i = 1};
     struct data_path other = data_path_make(3, 32769, 0, R_TIME);
     assert_int_equal(data_records_add(&in, &other, &v, false, 0), GW_OK);
@@ -387,7 +353,7 @@ static void test_opaque_carries_any_bytes_both_ways(void **state)
     (void)state;
     static const uint8_t bin[] = {0x00, 0xFF, 0x00, 0x80, 'x'};
     struct data_records out = {0};
-    struct codec_ctx ctx = ctx_at(R_OPAQUE);
+    struct codec_ctx ctx = ctx_at_rid(R_OPAQUE);
     char err[128];
     assert_int_equal(codec_decode(GW_FMT_OPAQUE, bin, sizeof(bin), &ctx, &out, err, sizeof(err)),
                      GW_OK);
@@ -428,7 +394,7 @@ static void test_opaque_refuses_other_types_paths_and_counts(void **state)
     assert_int_equal(opaque_decode((const uint8_t *)"x", 1, &ctx, &in, err, sizeof(err)),
                      -GW_ERR_INVALID);
     assert_non_null(strstr(err, "/32769 is not a resource"));
-    ctx = ctx_at(R_OPAQUE);
+    ctx = ctx_at_rid(R_OPAQUE);
     v = (struct data_value){.type = GW_TYPE_OPAQUE, .v.bytes = {(const uint8_t *)"x", 1}};
     assert_int_equal(data_records_add(&in, &ctx.base, &v, false, 0), GW_OK);
     assert_int_equal(data_records_add(&in, &ctx.base, &v, false, 0), GW_OK);
@@ -472,7 +438,7 @@ static void test_codec_dispatches_by_content_format(void **state)
 {
     (void)state;
     struct data_records out = {0};
-    struct codec_ctx ctx = ctx_at(R_INTEGER);
+    struct codec_ctx ctx = ctx_at_rid(R_INTEGER);
     char err[128];
     /* the same bytes mean different things in different formats */
     static const uint8_t tlv[] = {0xC1, 0x01, 0x2A};

@@ -3,51 +3,16 @@
  * header form, and the rejection of truncated, overlong, misnested and wrongly sized input.
  * Types come from the real object model: the built-in core objects, plus a DDF file written by
  * the test for the specification's example objects 66 and 67 and an object of every type. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "codec.h"
-#include "gw.h"
+#include "codec_testutil.h"
 #include "tlv_spec.h"
-
-static struct model *model;
 
 /* ---- the model: built-in objects plus a DDF file for the test objects ---- */
 
 #define OBJ_EVERY 32769 /* a test object with a resource of every type */
-
-struct ddf_res {
-    int id;
-    const char *type;
-    bool multiple;
-};
-
-static void ddf_object(FILE *f, int oid, const struct ddf_res *res, size_t n)
-{
-    fprintf(f,
-            "<Object ObjectType=\"MODefinition\"><Name>Test %d</Name><ObjectID>%d</ObjectID>"
-            "<ObjectURN>urn:oma:lwm2m:x:%d</ObjectURN><MultipleInstances>Multiple"
-            "</MultipleInstances><Mandatory>Optional</Mandatory><Resources>",
-            oid, oid, oid);
-    for (size_t i = 0; i < n; i++)
-        fprintf(f,
-                "<Item ID=\"%d\"><Name>R%d</Name><Operations>%s</Operations>"
-                "<MultipleInstances>%s</MultipleInstances><Mandatory>Optional</Mandatory>"
-                "<Type>%s</Type><RangeEnumeration></RangeEnumeration><Units></Units>"
-                "<Description></Description></Item>",
-                res[i].id, res[i].id, res[i].type[0] ? "RW" : "E",
-                res[i].multiple ? "Multiple" : "Single", res[i].type);
-    fprintf(f, "</Resources></Object>\n");
-}
 
 static int setup_model(void **state)
 {
@@ -58,37 +23,12 @@ static int setup_model(void **state)
         {0, "Objlnk", true}, {1, "String", false}, {2, "Integer", false}};
     static const struct ddf_res o67[] = {
         {0, "String", false}, {1, "String", false}, {2, "Objlnk", false}};
-    static const struct ddf_res every[] = {
-        {0, "String", false}, {1, "Integer", false}, {2, "Unsigned Integer", false},
-        {3, "Float", false},  {4, "Boolean", false}, {5, "Opaque", false},
-        {6, "Time", false},   {7, "Objlnk", false},  {8, "Corelnk", false},
-        {9, "Integer", true}, {10, "", false},
-    };
     char path[] = "/tmp/test_tlv_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    assert_non_null(f);
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<LWM2M>\n");
+    FILE *f = ddf_begin(path);
     ddf_object(f, 66, o66, GW_ARRAY_LEN(o66));
     ddf_object(f, 67, o67, GW_ARRAY_LEN(o67));
-    ddf_object(f, OBJ_EVERY, every, GW_ARRAY_LEN(every));
-    fprintf(f, "</LWM2M>\n");
-    fclose(f);
-    model = model_new();
-    assert_non_null(model);
-    char err[256];
-    int rc = model_load_file(model, path, err, sizeof(err));
-    unlink(path);
-    if (rc != GW_OK)
-        fail_msg("model_load_file: %d %s", rc, err);
-    return 0;
-}
-
-static int teardown_model(void **state)
-{
-    (void)state;
-    model_free(model);
+    ddf_every_type_object(f, OBJ_EVERY);
+    model = ddf_end(f, path);
     return 0;
 }
 
@@ -838,5 +778,5 @@ int main(void)
         cmocka_unit_test(test_encoder_rejects_records_tlv_cannot_express),
         cmocka_unit_test(test_encoder_reports_a_full_buffer),
     };
-    return cmocka_run_group_tests(tests, setup_model, teardown_model);
+    return cmocka_run_group_tests(tests, setup_model, codec_test_teardown);
 }
