@@ -5,6 +5,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -249,6 +250,27 @@ def test_object_directories_are_loaded_and_a_broken_file_is_skipped(gateway, tmp
     started = gw.log_lines(r" started ")[0]
     builtin = int(re.search(r" objects=(\d+) ", started).group(1)) - 2
     assert builtin >= 34, started  # the core objects 0-7 and the common IPSO objects
+
+
+def test_an_idle_gateway_sleeps(gateway, devsim):
+    """Idle means idle: with devices registered (their expiry far away) the loop thread waits
+    in epoll_wait without a timeout, so it is not switched in at a fixed rate. Paho's own
+    threads are not counted: only the loop thread (its tid is the process id)."""
+    gw = gateway(args=("--log-level", "info"))
+    r = devsim(gw.server, "register", count=20, lifetime=3600)
+    assert r.rc == 0, r
+    time.sleep(0.5)
+
+    def switches() -> int:
+        with open(f"/proc/{gw.proc.pid}/task/{gw.proc.pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return int(fields["voluntary_ctxt_switches"]) + int(
+            fields["nonvoluntary_ctxt_switches"])
+
+    first = switches()
+    time.sleep(3)
+    woken = switches() - first
+    assert woken <= 5, f"the loop thread was switched in {woken} times in 3 s of idling"
 
 
 def test_sighup_reloads_without_dropping_registrations(gateway, mqtt, devsim, coap, prefix):

@@ -192,3 +192,22 @@ def test_a_register_payload_sent_in_blocks(gateway, mqtt, coap):
     check_register_messages(mqtt, gw, "blocky", a.location, before=before, after=after,
                             lifetime=300, lwm2m="1.0", binding="U", queue=False,
                             objects=objects)
+
+
+def test_the_whole_lifecycle_over_mqtt_5(gateway, mqtt, devsim, prefix):
+    """mqtt.version = "5": the gateway connects with MQTT 5 and publishes the same messages."""
+    gw = gateway(mqtt_conf='  version = "5";\n')
+    assert gw.log_lines(r" mqtt-connecting .* version=5$")
+    before = now_ms()
+    r = devsim(gw.server, "register", "deregister", ep="five", lifetime=300)
+    after = now_ms()
+    assert r.rc == 0, r
+    mqtt.wait_for(f"{prefix}/five/event", lambda m: m.json()["event"] == "deregistered")
+    check_register_messages(mqtt, gw, "five", r.one("register")["location"], before=before,
+                            after=after, lifetime=300, lwm2m="1.1", binding="U", queue=False,
+                            objects=DEFAULT_OBJECTS, ct="110", exact=False)
+    tail = [(m.topic.rsplit("/", 1)[-1], m.payload, m.retain)
+            for m in mqtt.messages_for("five")[3:]]
+    assert tail[0] == ("status", b"offline", True), tail
+    assert tail[1] == ("registration", b"", True), tail
+    assert tail[2][0] == "event" and json.loads(tail[2][1])["event"] == "deregistered", tail
