@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "lwm2m.h"
+#include "mappings.h"
 
 /* ---- configuration (filled by the daemon's config loader) ---- */
 
@@ -44,10 +45,18 @@ struct store_config {
 
 struct bridge;
 
-/* Opens the store and creates the MQTT client, which starts connecting in the background.
- * The configurations are borrowed for the call. Returns NULL on failure (a store that cannot
- * be opened, a URI Paho refuses), after logging why. */
-struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_config *store);
+/* Opens the store, builds the mapping rules and creates the MQTT client, which starts
+ * connecting in the background. The configurations are borrowed for the call; `model` (names
+ * and units for the payloads; may be NULL) must outlive the bridge. Returns NULL on failure
+ * (a store that cannot be opened, rules that do not compile, a URI Paho refuses), after
+ * logging why. */
+struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_config *store,
+                          const struct mappings_config *rules, const struct model *model);
+
+/* Replaces the observe and mappings rules (SIGHUP). Returns GW_OK, or -GW_ERR_INVALID with
+ * the reason in `err` and the rules in force kept. */
+int bridge_set_rules(struct bridge *b, const struct mappings_config *rules, char *err,
+                     size_t errlen);
 
 /* Publishes the retained `offline` status, disconnects (waiting at most `timeout_ms` for the
  * broker to take what is queued) and frees. bridge_free(NULL) does nothing. */

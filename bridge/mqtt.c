@@ -17,42 +17,7 @@
 #include <MQTTAsync.h>
 
 #include "gw.h"
-#include "mappings.h"
-#include "store.h"
-
-enum inbox_kind { INBOX_CONNECTED, INBOX_CONNECT_FAILED, INBOX_CONNECTION_LOST };
-
-struct inbox_event {
-    enum inbox_kind kind;
-    int code;
-    char text[160];
-    struct inbox_event *next;
-};
-
-struct bridge {
-    MQTTAsync client;
-    struct store *store;
-    int version;
-    int qos;
-    char *prefix;
-    char *uri;
-    char *status_topic; /* {prefix}/gateway/status */
-    char *username;
-    char *password;
-    struct bridge_tls tls;
-    int keepalive;
-    int reconnect_min_ms;
-    int reconnect_max_ms;
-    int backoff_ms;       /* the wait before the next attempt */
-    int64_t reconnect_at; /* monotonic ms, -1: no attempt scheduled */
-    bool connecting;
-    bool connected;
-    unsigned long dropped;
-
-    int efd;
-    pthread_mutex_t lock;
-    struct inbox_event *head, *tail;
-};
+#include "bridge_internal.h"
 
 /* ---- the inbox: the only thing Paho's threads touch ---- */
 
@@ -167,8 +132,10 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_config *store)
+struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_config *store,
+                          const struct mappings_config *rules, const struct model *model)
 {
+    char err[256];
     struct bridge *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
@@ -193,9 +160,14 @@ struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_co
         b->status_topic = NULL;
         goto out_free;
     }
+    b->model = model;
     b->store = store_open(store);
     if (!b->store)
         goto out_free;
+    if (bridge_set_rules(b, rules, err, sizeof(err)) < 0) {
+        log_error("startup-failed reason=\"%s\"", err);
+        goto out_free;
+    }
     b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (b->efd < 0) {
         log_error("startup-failed reason=\"eventfd: %s\"", strerror(errno));
@@ -340,6 +312,8 @@ void bridge_free(struct bridge *b, int timeout_ms)
     if (b->efd >= 0)
         close(b->efd);
     store_close(b->store);
+    mappings_free(b->rules);
+    publications_clear(&b->pubs);
     pthread_mutex_destroy(&b->lock);
     free(b->prefix);
     free(b->uri);
@@ -352,65 +326,3 @@ void bridge_free(struct bridge *b, int timeout_ms)
     free(b);
 }
 
-/* ---- lifecycle topics: the LwM2M callbacks ---- */
-
-static void publish_device(struct bridge *b, const char *ep, const char *leaf, const char *text,
-                           bool retain)
-{
-    char topic[512];
-    if (mappings_device_topic(b->prefix, ep, leaf, topic, sizeof(topic)) < 0) {
-        log_warn("mqtt-topic-too-long ep=%s leaf=%s", ep, leaf);
-        return;
-    }
-    bridge_publish(b, topic, text ? text : "", text ? strlen(text) : 0, -1, retain);
-}
-
-static void publish_json(struct bridge *b, const char *ep, const char *leaf, char *json,
-                         bool retain)
-{
-    if (!json) {
-        log_error("mqtt-publish-dropped ep=%s leaf=%s reason=\"out of memory\"", ep, leaf);
-        return;
-    }
-    publish_device(b, ep, leaf, json, retain);
-    free(json);
-}
-
-static void cb_registered(void *ctx, const struct registration *reg)
-{
-    struct bridge *b = ctx;
-    publish_device(b, reg->ep, "status", "online", true);
-    publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
-    publish_json(b, reg->ep, "event", mappings_event_json("registered", reg, 0, gw_now_wall_ms()),
-                 false);
-}
-
-static void cb_updated(void *ctx, const struct registration *reg, unsigned changed)
-{
-    struct bridge *b = ctx;
-    publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
-    publish_json(b, reg->ep, "event",
-                 mappings_event_json("updated", reg, changed, gw_now_wall_ms()), false);
-}
-
-static void cb_gone(void *ctx, const struct registration *reg, enum reg_gone why)
-{
-    struct bridge *b = ctx;
-    if (why == GW_GONE_REPLACED)
-        return; /* the new registration's messages follow at once and say it all */
-    const char *event = why == GW_GONE_EXPIRED ? "expired" : "deregistered";
-    publish_device(b, reg->ep, "status", "offline", true);
-    publish_device(b, reg->ep, "registration", NULL, true); /* empty retained: cleared */
-    publish_json(b, reg->ep, "event", mappings_event_json(event, reg, 0, gw_now_wall_ms()), false);
-}
-
-static const struct server_callbacks lifecycle_callbacks = {
-    .on_registered = cb_registered,
-    .on_updated = cb_updated,
-    .on_gone = cb_gone,
-};
-
-const struct server_callbacks *bridge_server_callbacks(void)
-{
-    return &lifecycle_callbacks;
-}

@@ -474,6 +474,26 @@ void conffile_problems_clear(struct conffile_problems *p)
     }
 }
 
+/* The rules are checked one by one while loading; compiling them together (as the bridge
+ * will) finds what only shows in combination, such as {rid} in a topic with payload
+ * "instance". Its reason starts "line N: ", which becomes "FILE:N: ". */
+static int check_rules_compile(const struct gw_config *cfg, struct conffile_problems *problems)
+{
+    char err[256];
+    struct mappings *m =
+        mappings_new(&cfg->rules, cfg->mqtt.topic_prefix, cfg->mqtt.qos, err, sizeof(err));
+    if (m) {
+        mappings_free(m);
+        return GW_OK;
+    }
+    int line = 0, used = 0;
+    if (sscanf(err, "line %d: %n", &line, &used) == 1 && used > 0)
+        settings_problems_add(problems, "%s:%d: %s", cfg->file, line, err + used);
+    else
+        settings_problems_add(problems, "%s: %s", cfg->file, err);
+    return -GW_ERR_INVALID;
+}
+
 int conffile_load(const char *path, struct gw_config *out, struct conffile_problems *problems)
 {
     static const char *const keys[] = {"lwm2m",   "mqtt",     "store",    "objects",
@@ -496,6 +516,8 @@ int conffile_load(const char *path, struct gw_config *out, struct conffile_probl
     load_mappings(&ctx, root, &out->rules);
     load_commands(&ctx, root, &out->rules);
     rc = settings_finish(&ctx, problems);
+    if (rc == GW_OK)
+        rc = check_rules_compile(out, problems);
 
 out:
     settings_close(&ctx);

@@ -102,10 +102,20 @@ static void reload(struct daemon *d)
         conffile_problems_clear(&problems);
         return;
     }
+    char err[256];
+    if (bridge_set_rules(d->bridge, &fresh.rules, err, sizeof(err)) < 0) {
+        log_error("reload-failed file=%s reason=\"%s\" kept=\"the rules in force\"",
+                  d->cfg.file, err);
+        conffile_clear(&fresh);
+        conffile_problems_clear(&problems);
+        return;
+    }
     struct mappings_config old = d->cfg.rules;
     d->cfg.rules = fresh.rules;
     fresh.rules = old;
     conffile_clear(&fresh);
+    /* The devices registered now get the observations of the new rules. */
+    server_refresh_observations(d->lwm2m);
     conffile_problems_clear(&problems);
     log_info("reloaded file=%s observe=%zu mappings=%zu commands=%zu", d->cfg.file,
              d->cfg.rules.n_observe, d->cfg.rules.n_mappings, d->cfg.rules.n_commands);
@@ -284,12 +294,13 @@ int main(int argc, char **argv)
         goto out;
     if (setup_fds(&d) < 0)
         goto out;
-    d.bridge = bridge_new(&d.cfg.mqtt, &d.cfg.store);
+    d.bridge = bridge_new(&d.cfg.mqtt, &d.cfg.store, &d.cfg.rules, d.model);
     if (!d.bridge)
         goto out;
     /* The gateway's own topics live at {prefix}/gateway/: no device may take that name. */
     static const char *const reserved[] = {"gateway", NULL};
     d.cfg.lwm2m.reserved_endpoints = reserved;
+    d.cfg.lwm2m.model = d.model;
     d.lwm2m = server_new(&d.cfg.lwm2m, bridge_server_callbacks(), d.bridge);
     if (!d.lwm2m)
         goto out;

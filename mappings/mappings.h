@@ -106,4 +106,63 @@ char *mappings_registration_json(const struct registration *reg);
 char *mappings_event_json(const char *event, const struct registration *reg, unsigned changed,
                           int64_t ts);
 
+/* ---- observations and notifications (SPEC sections 2 and 3) ---- */
+
+/* The rules in force, built once from the configuration (and again on SIGHUP): compiled
+ * path patterns, endpoint globs and topic templates, so that rendering a notification does no
+ * parsing. */
+struct mappings;
+
+/* Builds the rules of `cfg` (borrowed; everything needed is copied). `prefix` is
+ * mqtt.topic_prefix, `default_qos` mqtt.qos. Returns NULL when out of memory, or when a rule
+ * cannot be compiled (say, a topic using {rid} with payload "instance", where an instance has
+ * no single resource), with the reason naming the rule's line in `err`. */
+struct mappings *mappings_new(const struct mappings_config *cfg, const char *prefix,
+                              int default_qos, char *err, size_t errlen);
+
+/* Frees the rules. mappings_free(NULL) does nothing. */
+void mappings_free(struct mappings *m);
+
+/* struct observe_spec (one observation to start) is declared in lwm2m.h. */
+
+/* The observations to start for a registration: every observe rule whose endpoint glob
+ * matches reg->ep and whose object the device registered (an object link with that oid; for
+ * a path with an instance, that instance or the bare object link). Writes at most `cap` into
+ * `out`, in rule order, and returns how many there are (which may exceed `cap`). */
+size_t mappings_observations(const struct mappings *m, const struct registration *reg,
+                             struct observe_spec *out, size_t cap);
+
+/* One MQTT message to publish. */
+struct publication {
+    const char *topic;   /* NUL-terminated; owned by the list */
+    const char *payload; /* owned by the list; not NUL-terminated */
+    size_t len;
+    int qos;
+    bool retain;
+};
+
+/* A reusable list of publications: reset keeps its memory for the next notification. A
+ * zeroed struct is an empty list. */
+struct publications {
+    struct publication *v;
+    size_t n;
+    size_t cap;
+    struct pub_buffer *buf; /* private: the bytes the publications point into */
+};
+void publications_reset(struct publications *p);
+void publications_clear(struct publications *p);
+
+/* Turns values that endpoint `ep` notified (or sent) into publications, appended to `out`:
+ * for each record the first mapping whose endpoint glob matches `ep` and whose path pattern
+ * matches the record's path (a pattern matches its own level and everything below; `*` is
+ * one level) decides topic, payload kind, retain and QoS; records no mapping takes go to the
+ * default topic {prefix}/{ep}/data/{oid}/{iid}/{rid}[/{riid}] as "json". Payload kinds, JSON
+ * typing and `ts` (the record's SenML time resolved against `now_ms`, else `now_ms`) are as
+ * SPEC section 3 says; names and units come from `model` (may be NULL). Returns GW_OK,
+ * -GW_ERR_NOMEM, or -GW_ERR_FULL for a topic longer than MQTT allows. On an error the
+ * publications that could be rendered are still in `out`; the failing ones are left out. */
+int mappings_render(const struct mappings *m, const struct model *model, const char *ep,
+                    const struct data_records *records, int64_t now_ms,
+                    struct publications *out);
+
 #endif

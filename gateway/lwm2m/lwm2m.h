@@ -69,6 +69,8 @@ struct server_config {
     uint32_t lifetime_min; /* seconds; a requested lifetime is clamped into the bounds */
     uint32_t lifetime_max;
     struct server_security security;
+    const struct model *model; /* types the values devices send; borrowed, must outlive the
+                                  server; may be NULL */
     const char *const *reserved_endpoints; /* NULL-terminated names no device may register
                                               with (the daemon reserves "gateway": its own
                                               topics live at {prefix}/gateway/); may be NULL */
@@ -110,6 +112,16 @@ enum reg_change {
 
 enum reg_gone { GW_GONE_DEREGISTERED, GW_GONE_EXPIRED, GW_GONE_REPLACED };
 
+/* One observation to start: the path and the attributes to write before observing. */
+struct observe_spec {
+    struct data_path path;
+    int32_t pmin, pmax; /* seconds, -1 when not set */
+    double gt, lt, st;
+    bool has_gt, has_lt, has_st;
+};
+
+#define GW_OBSERVE_MAX 32 /* observations started per registration */
+
 struct server_callbacks {
     /* A Register was accepted (its 2.01 is being sent). */
     void (*on_registered)(void *ctx, const struct registration *reg);
@@ -118,6 +130,14 @@ struct server_callbacks {
     /* The registration ended. GW_GONE_REPLACED is reported just before on_registered of the
      * registration that replaces it (same endpoint name). */
     void (*on_gone)(void *ctx, const struct registration *reg, enum reg_gone why);
+    /* Which observations to start for `reg`, asked after its Register was answered (and again
+     * by server_refresh_observations()). Fills at most `cap` specs, returns how many. */
+    size_t (*observations)(void *ctx, const struct registration *reg, struct observe_spec *out,
+                           size_t cap);
+    /* Values arrived from `reg`: a notification of `path` (split per object instance when an
+     * object was observed), or a Send (`path` is "/"). `records` lives for the call only. */
+    void (*on_values)(void *ctx, const struct registration *reg, const struct data_path *path,
+                      const struct data_records *records);
 };
 
 struct server;
@@ -142,6 +162,13 @@ void server_process(struct server *lw);
 /* Milliseconds on CLOCK_MONOTONIC at which server_process() must be called even if server_fd()
  * stays quiet, or -1 for never. */
 int64_t server_next_deadline(struct server *lw);
+
+/* Drops the observations of every registered device and starts the ones the callbacks now
+ * ask for (after a reload of the rules). Registrations are not touched. */
+void server_refresh_observations(struct server *lw);
+
+/* Number of observations established. */
+size_t server_observation_count(const struct server *lw);
 
 /* Number of registered devices. */
 size_t server_count(const struct server *lw);

@@ -1,8 +1,11 @@
 /* registry.c - registered devices by endpoint name, by location id, and by expiry.
- * Two uthash tables give O(1) lookups; a binary min-heap on expires_at gives the next lifetime
- * deadline without scanning, so 100,000 devices cost nothing while idle. */
+ * uthash tables give O(1) lookups by name, location id and address; a binary min-heap on the
+ * expiry gives the next lifetime deadline without scanning, so 100,000 devices cost nothing
+ * while idle. */
 #include "registry.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -12,10 +15,14 @@
 struct registry {
     struct reg_entry *by_ep;
     struct reg_entry *by_id;
-    struct reg_entry **heap;
-    size_t n;
-    size_t cap;
+    struct reg_entry *by_addr;
+    struct heap expiries;
 };
+
+static struct reg_entry *of_node(struct heap_node *node)
+{
+    return node ? (struct reg_entry *)((char *)node - offsetof(struct reg_entry, expiry)) : NULL;
+}
 
 struct registry *registry_new(void)
 {
@@ -35,63 +42,15 @@ void registry_free(struct registry *reg)
     if (!reg)
         return;
     struct reg_entry *e, *tmp;
+    heap_clear(&reg->expiries); /* first: it touches the entries */
     HASH_ITER(hh_id, reg->by_id, e, tmp)
     {
         HASH_DELETE(hh_id, reg->by_id, e);
         HASH_DELETE(hh_ep, reg->by_ep, e);
+        HASH_DELETE(hh_addr, reg->by_addr, e);
         reg_entry_free(e);
     }
-    free(reg->heap);
     free(reg);
-}
-
-/* ---- heap ---- */
-
-static void heap_set(struct registry *reg, size_t i, struct reg_entry *e)
-{
-    reg->heap[i] = e;
-    e->heap_index = i;
-}
-
-static void sift_up(struct registry *reg, size_t i)
-{
-    struct reg_entry *e = reg->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (reg->heap[parent]->expires_at <= e->expires_at)
-            break;
-        heap_set(reg, i, reg->heap[parent]);
-        i = parent;
-    }
-    heap_set(reg, i, e);
-}
-
-static void sift_down(struct registry *reg, size_t i)
-{
-    struct reg_entry *e = reg->heap[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= reg->n)
-            break;
-        if (child + 1 < reg->n && reg->heap[child + 1]->expires_at < reg->heap[child]->expires_at)
-            child++;
-        if (e->expires_at <= reg->heap[child]->expires_at)
-            break;
-        heap_set(reg, i, reg->heap[child]);
-        i = child;
-    }
-    heap_set(reg, i, e);
-}
-
-static void heap_remove(struct registry *reg, struct reg_entry *e)
-{
-    size_t i = e->heap_index;
-    struct reg_entry *last = reg->heap[--reg->n];
-    if (i == reg->n)
-        return;
-    heap_set(reg, i, last);
-    sift_down(reg, i);
-    sift_up(reg, last->heap_index);
 }
 
 /* ---- ids ---- */
@@ -114,24 +73,18 @@ static void random_id(char id[GW_ID_LEN + 1])
 
 int registry_add(struct registry *reg, struct reg_entry *e)
 {
-    if (reg->n == reg->cap) {
-        size_t cap = reg->cap ? reg->cap * 2 : 64;
-        struct reg_entry **heap = realloc(reg->heap, cap * sizeof(*heap));
-        if (!heap) {
-            reg_entry_free(e);
-            return -GW_ERR_NOMEM;
-        }
-        reg->heap = heap;
-        reg->cap = cap;
+    e->expiry.index = GW_HEAP_NONE;
+    if (heap_push(&reg->expiries, &e->expiry) < 0) {
+        reg_entry_free(e);
+        return -GW_ERR_NOMEM;
     }
     do {
         random_id(e->r.id);
     } while (registry_by_id(reg, e->r.id));
-    size_t idlen = strlen(e->r.id), eplen = strlen(e->r.ep);
+    size_t idlen = strlen(e->r.id), eplen = strlen(e->r.ep), addrlen = strlen(e->r.address);
     HASH_ADD(hh_id, reg->by_id, r.id, idlen, e);
     HASH_ADD(hh_ep, reg->by_ep, r.ep, eplen, e);
-    heap_set(reg, reg->n++, e);
-    sift_up(reg, e->heap_index);
+    HASH_ADD(hh_addr, reg->by_addr, r.address, addrlen, e);
     return GW_OK;
 }
 
@@ -139,8 +92,33 @@ void registry_remove(struct registry *reg, struct reg_entry *e)
 {
     HASH_DELETE(hh_id, reg->by_id, e);
     HASH_DELETE(hh_ep, reg->by_ep, e);
-    heap_remove(reg, e);
+    HASH_DELETE(hh_addr, reg->by_addr, e);
+    heap_remove(&reg->expiries, &e->expiry);
     reg_entry_free(e);
+}
+
+void registry_set_address(struct registry *reg, struct reg_entry *e, const char *address)
+{
+    HASH_DELETE(hh_addr, reg->by_addr, e);
+    snprintf(e->r.address, sizeof(e->r.address), "%s", address);
+    size_t len = strlen(e->r.address);
+    HASH_ADD(hh_addr, reg->by_addr, r.address, len, e);
+}
+
+struct reg_entry *registry_by_address(const struct registry *reg, const char *address)
+{
+    struct reg_entry *e = NULL;
+    HASH_FIND(hh_addr, reg->by_addr, address, strlen(address), e);
+    return e;
+}
+
+void registry_each(struct registry *reg, void (*fn)(struct reg_entry *e, void *arg), void *arg)
+{
+    struct reg_entry *e, *tmp;
+    HASH_ITER(hh_id, reg->by_id, e, tmp)
+    {
+        fn(e, arg);
+    }
 }
 
 struct reg_entry *registry_by_ep(const struct registry *reg, const char *ep)
@@ -159,20 +137,15 @@ struct reg_entry *registry_by_id(const struct registry *reg, const char *id)
 
 void registry_set_expiry(struct registry *reg, struct reg_entry *e, int64_t expires_at)
 {
-    int64_t old = e->expires_at;
-    e->expires_at = expires_at;
-    if (expires_at < old)
-        sift_up(reg, e->heap_index);
-    else
-        sift_down(reg, e->heap_index);
+    heap_update(&reg->expiries, &e->expiry, expires_at);
 }
 
 struct reg_entry *registry_first_expiry(const struct registry *reg)
 {
-    return reg->n ? reg->heap[0] : NULL;
+    return of_node(heap_top(&reg->expiries));
 }
 
 size_t registry_count(const struct registry *reg)
 {
-    return reg->n;
+    return reg->expiries.n;
 }

@@ -7,15 +7,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heap.h"
 #include "lwm2m.h"
 #include <uthash.h>
 
+struct coap_session_t;
+struct observation;
+struct op;
+
 struct reg_entry {
     struct registration r;
-    int64_t expires_at; /* CLOCK_MONOTONIC ms */
-    size_t heap_index;
+    struct heap_node expiry;          /* key: CLOCK_MONOTONIC ms at which the lifetime ends */
+    struct coap_session_t *session;   /* referenced while registered: requests go out on it */
+    struct observation *observations; /* this device's, linked through observation.next */
+    struct op *ops_head, *ops_tail;   /* requests waiting to be sent, in order */
+    struct op *inflight;              /* the one request sent and not answered (NSTART=1) */
+    bool start_observing;             /* observations start after the Register answer */
+    struct reg_entry *next_pending;   /* in server.pending_starts */
     UT_hash_handle hh_ep;
     UT_hash_handle hh_id;
+    UT_hash_handle hh_addr; /* by r.address, for Send */
 };
 
 struct registry;
@@ -26,13 +37,20 @@ struct registry *registry_new(void);
 /* Frees the registry and every entry still in it. registry_free(NULL) does nothing. */
 void registry_free(struct registry *reg);
 
-/* Gives `e` a fresh random location id that no other entry has, and inserts it. `e->r.ep` must
- * be set and not be registered yet. The registry takes ownership of `e`, on failure too.
- * Returns GW_OK or -GW_ERR_NOMEM. */
+/* Gives `e` a fresh random location id that no other entry has, and inserts it. `e->r.ep`,
+ * `e->r.address` and `e->expiry.key` must be set, and the endpoint not be registered yet. The
+ * registry takes ownership of `e`, on failure too. Returns GW_OK or -GW_ERR_NOMEM. */
 int registry_add(struct registry *reg, struct reg_entry *e);
 
-/* Takes `e` out of the registry and frees it. */
+/* Takes `e` out of the registry and frees it. The caller has released what `e` holds beyond
+ * its registration (session, observations, queued requests). */
 void registry_remove(struct registry *reg, struct reg_entry *e);
+
+/* Changes `e`'s address (the device moved, NAT rebinding) and re-files it under the new one. */
+void registry_set_address(struct registry *reg, struct reg_entry *e, const char *address);
+
+/* The entry registered from `address` ("ip:port"), or NULL. */
+struct reg_entry *registry_by_address(const struct registry *reg, const char *address);
 
 /* Lookups; NULL when absent. The entry stays owned by the registry. */
 struct reg_entry *registry_by_ep(const struct registry *reg, const char *ep);
@@ -43,6 +61,9 @@ void registry_set_expiry(struct registry *reg, struct reg_entry *e, int64_t expi
 
 /* The entry that expires first, or NULL when the registry is empty. */
 struct reg_entry *registry_first_expiry(const struct registry *reg);
+
+/* Calls `fn` for every entry, in no particular order; `fn` must not add or remove entries. */
+void registry_each(struct registry *reg, void (*fn)(struct reg_entry *e, void *arg), void *arg);
 
 /* Number of entries. */
 size_t registry_count(const struct registry *reg);

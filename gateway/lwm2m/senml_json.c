@@ -198,8 +198,15 @@ static int number_value(const char *field, const json_t *j, const json_t *bv, en
     case GW_TYPE_INTEGER:
     case GW_TYPE_UNSIGNED:
     case GW_TYPE_TIME:
-    case GW_TYPE_FLOAT:
-        return data_value_convert(&num, want, out, why, whylen);
+    case GW_TYPE_FLOAT: {
+        int rc = data_value_convert(&num, want, out, why, whylen);
+        /* jansson reads integers as int64_t: an Unsigned above INT64_MAX arrives only as a real
+         * here, and the integer it is written back as could not be read again. */
+        if (rc == GW_OK && out->type == GW_TYPE_UNSIGNED && out->v.u > (uint64_t)INT64_MAX)
+            return gw_fail(-GW_ERR_INVALID, why, whylen,
+                           "%s is above 9223372036854775807, the largest integer read here", field);
+        return rc;
+    }
     default:
         return gw_fail(-GW_ERR_INVALID, why, whylen, "a number (%s) where the model says %s", field,
                        data_type_name(want));

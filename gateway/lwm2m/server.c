@@ -15,6 +15,7 @@
 #include <coap3/coap.h>
 
 #include "dedup.h"
+#include "observe.h"
 #include "gw.h"
 #include "rd.h"
 #include "registry.h"
@@ -29,7 +30,11 @@ struct server {
     coap_context_t *coap;
     struct registry *registry;
     struct dedup *dedup;
+    struct observer *observer;
+    struct reg_entry *pending_starts; /* registered, observations not yet started */
+    struct data_records sent;         /* reused for every Send */
     const char *const *reserved_eps;
+    const struct model *model;
     struct server_callbacks cb;
     void *cb_ctx;
     uint32_t lifetime_min;
@@ -169,10 +174,31 @@ static bool objects_equal(const struct registration *r, const struct rd_objects 
     return true;
 }
 
+/* Releases what a registration holds beyond itself: its place in the list of observations to
+ * start, its observations and queued requests, its session. */
+static void release_entry(struct server *lw, struct reg_entry *e)
+{
+    if (e->start_observing) {
+        for (struct reg_entry **pp = &lw->pending_starts; *pp; pp = &(*pp)->next_pending) {
+            if (*pp == e) {
+                *pp = e->next_pending;
+                break;
+            }
+        }
+        e->start_observing = false;
+    }
+    observer_drop(lw->observer, e);
+    if (e->session) {
+        coap_session_release(e->session);
+        e->session = NULL;
+    }
+}
+
 static void drop_registration(struct server *lw, struct reg_entry *e, enum reg_gone why)
 {
     if (lw->cb.on_gone)
         lw->cb.on_gone(lw->cb_ctx, &e->r, why);
+    release_entry(lw, e);
     registry_remove(lw->registry, e);
 }
 
@@ -229,7 +255,7 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
     take_objects(r, &objects);
     memcpy(r->address, addr, sizeof(r->address));
     r->registered_at = r->updated_at = gw_now_wall_ms();
-    e->expires_at = gw_now_mono_ms() + (int64_t)r->lifetime * 1000;
+    e->expiry.key = gw_now_mono_ms() + (int64_t)r->lifetime * 1000;
 
     /* A new Register for a registered endpoint replaces the old registration (the device
      * rebooted, or lost its location): the old one ends first, so that MQTT sees the old
@@ -244,6 +270,11 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
         snprintf(err, sizeof(err), "out of memory");
         goto out_reject_logged;
     }
+    /* Observations start once this answer is out (server_process), never before it. */
+    e->session = coap_session_reference(session);
+    e->start_observing = true;
+    e->next_pending = lw->pending_starts;
+    lw->pending_starts = e;
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
     coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
     coap_add_option(response, COAP_OPTION_LOCATION_PATH, strlen(r->id), (const uint8_t *)r->id);
@@ -321,7 +352,13 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
     }
     rd_objects_clear(&objects);
     if (strcmp(addr, r->address) != 0) {
-        memcpy(r->address, addr, sizeof(r->address));
+        /* The device moved (a NAT rebinding, a new port): requests follow it there. */
+        registry_set_address(lw->registry, e, addr);
+        if (e->session != session) {
+            if (e->session)
+                coap_session_release(e->session);
+            e->session = coap_session_reference(session);
+        }
         changed |= GW_CHANGED_ADDRESS;
     }
     r->updated_at = gw_now_wall_ms();
@@ -428,10 +465,53 @@ static void remember(struct server *lw, const coap_address_t *remote, uint16_t m
               location, (const char *)data, len, gw_now_mono_ms());
 }
 
+/* LwM2M 1.1 Send (POST /dp): SenML values the device pushes on its own. */
+static void handle_send(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                        coap_pdu_t *response)
+{
+    char addr[64], err[200];
+    format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    struct reg_entry *e = registry_by_address(lw->registry, addr);
+    if (!e) {
+        log_warn("send-rejected address=%s code=4.03 reason=\"not registered\"", addr);
+        answer(response, COAP_RESPONSE_CODE_FORBIDDEN, "not registered: register first");
+        return;
+    }
+    int cf = content_format(request);
+    if (cf != GW_FMT_SENML_JSON && cf != GW_FMT_SENML_CBOR) {
+        log_warn("send-rejected ep=%s code=4.15 format=%d", e->r.ep, cf);
+        answer(response, COAP_RESPONSE_CODE_UNSUPPORTED_CONTENT_FORMAT,
+               "Send takes SenML JSON (110) or SenML CBOR (112)");
+        return;
+    }
+    const char *data;
+    size_t len;
+    request_payload(request, &data, &len);
+    struct codec_ctx ctx = {.base = {.depth = 0}, .model = lw->model};
+    data_records_reset(&lw->sent);
+    int rc = codec_decode((enum codec_format)cf, (const uint8_t *)data, len, &ctx, &lw->sent, err,
+                          sizeof(err));
+    if (rc < 0) {
+        if (rc != -GW_ERR_INVALID)
+            snprintf(err, sizeof(err), "%s", gw_strerror(rc));
+        log_warn("send-rejected ep=%s code=4.00 reason=\"%s\"", e->r.ep, err);
+        answer(response, COAP_RESPONSE_CODE_BAD_REQUEST, err);
+        return;
+    }
+    coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
+    log_debug("send ep=%s records=%zu", e->r.ep, lw->sent.n);
+    if (lw->cb.on_values)
+        lw->cb.on_values(lw->cb_ctx, &e->r, &ctx.base, &lw->sent);
+}
+
 static void dispatch(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
                      coap_pdu_t *response, const struct rd_str *path, int n, coap_pdu_code_t method)
 {
     char addr[64], id[GW_ID_LEN + 1];
+    if (n == 1 && segment_is(&path[0], "dp") && method == COAP_REQUEST_CODE_POST) {
+        handle_send(lw, session, request, response);
+        return;
+    }
     if (n >= 1 && segment_is(&path[0], "rd")) {
         if (n == 1) {
             if (method == COAP_REQUEST_CODE_POST)
@@ -481,6 +561,23 @@ static void coap_log_to_ours(coap_log_t level, const char *message)
         log_debug("libcoap %.*s", (int)len, message);
 }
 
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+                                   const coap_pdu_t *received, const coap_mid_t mid)
+{
+    (void)sent;
+    (void)mid;
+    struct server *lw = coap_get_app_data(coap_session_get_context(session));
+    return observer_response(lw->observer, session, received);
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
+                    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+    (void)mid;
+    struct server *lw = coap_get_app_data(coap_session_get_context(session));
+    observer_nack(lw->observer, sent, reason);
+}
+
 static int resolve(const struct listen_uri *l, coap_address_t *out)
 {
     struct addrinfo hints = {
@@ -516,12 +613,16 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     lw->lifetime_min = cfg->lifetime_min;
     lw->lifetime_max = cfg->lifetime_max;
     lw->reserved_eps = cfg->reserved_endpoints;
+    lw->model = cfg->model;
     lw->registry = registry_new();
     lw->dedup = dedup_new(DEDUP_MAX, DEDUP_LIFETIME_MS);
     lw->coap = coap_new_context(NULL);
-    if (!lw->registry || !lw->dedup || !lw->coap)
+    lw->observer = observer_new(cfg->model, &lw->cb, cb_ctx);
+    if (!lw->registry || !lw->dedup || !lw->coap || !lw->observer)
         goto out_free;
     coap_set_app_data(lw->coap, lw);
+    coap_register_response_handler(lw->coap, on_response);
+    coap_register_nack_handler(lw->coap, on_nack);
     coap_context_set_block_mode(lw->coap, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
     if (coap_context_get_coap_fd(lw->coap) < 0) {
         log_error("startup-failed reason=\"libcoap was built without epoll support\"");
@@ -562,13 +663,22 @@ out_free:
     return NULL;
 }
 
+static void release_each(struct reg_entry *e, void *arg)
+{
+    release_entry(arg, e);
+}
+
 void server_free(struct server *lw)
 {
     if (!lw)
         return;
+    if (lw->registry && lw->observer)
+        registry_each(lw->registry, release_each, lw);
     if (lw->coap)
         coap_free_context(lw->coap);
     registry_free(lw->registry);
+    observer_free(lw->observer);
+    data_records_clear(&lw->sent);
     dedup_free(lw->dedup);
     free(lw);
     coap_cleanup();
@@ -583,7 +693,7 @@ static void expire(struct server *lw)
 {
     int64_t now = gw_now_mono_ms();
     struct reg_entry *e;
-    while ((e = registry_first_expiry(lw->registry)) && e->expires_at <= now) {
+    while ((e = registry_first_expiry(lw->registry)) && e->expiry.key <= now) {
         log_info("expired ep=%s id=%s lt=%u", e->r.ep, e->r.id, e->r.lifetime);
         drop_registration(lw, e, GW_GONE_EXPIRED);
     }
@@ -592,7 +702,32 @@ static void expire(struct server *lw)
 void server_process(struct server *lw)
 {
     coap_io_process(lw->coap, COAP_IO_NO_WAIT);
+    /* The Register answers went out in coap_io_process: now the observations may start. */
+    while (lw->pending_starts) {
+        struct reg_entry *e = lw->pending_starts;
+        lw->pending_starts = e->next_pending;
+        e->start_observing = false;
+        observer_start(lw->observer, e);
+    }
     expire(lw);
+    observer_timeout(lw->observer, gw_now_mono_ms());
+}
+
+static void refresh_one(struct reg_entry *e, void *arg)
+{
+    struct server *lw = arg;
+    observer_drop(lw->observer, e);
+    observer_start(lw->observer, e);
+}
+
+void server_refresh_observations(struct server *lw)
+{
+    registry_each(lw->registry, refresh_one, lw);
+}
+
+size_t server_observation_count(const struct server *lw)
+{
+    return observer_count(lw->observer);
 }
 
 int64_t server_next_deadline(struct server *lw)
@@ -604,8 +739,11 @@ int64_t server_next_deadline(struct server *lw)
     if (wait_ms)
         deadline = gw_now_mono_ms() + wait_ms;
     struct reg_entry *e = registry_first_expiry(lw->registry);
-    if (e && (deadline < 0 || e->expires_at < deadline))
-        deadline = e->expires_at;
+    if (e && (deadline < 0 || e->expiry.key < deadline))
+        deadline = e->expiry.key;
+    int64_t watchdog = observer_next_deadline(lw->observer);
+    if (watchdog >= 0 && (deadline < 0 || watchdog < deadline))
+        deadline = watchdog;
     return deadline;
 }
 

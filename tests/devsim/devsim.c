@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,11 @@
 
 /* Longest root link head and longest single update parameter. */
 #define GW_PARAM_MAX 300
+/* Fastest --rate, changes per second. */
+#define GW_RATE_MAX 1000.0
+
+/* Set by SIGINT and SIGTERM: the current wait or serve action ends, the others run. */
+static volatile sig_atomic_t interrupted;
 
 static const char usage_text[] =
     "usage: devsim --server coap://HOST:PORT [options] ACTION...\n"
@@ -38,6 +45,13 @@ static const char usage_text[] =
     "  --root PATH          alternate root path for the objects, e.g. /lwm2m\n"
     "  --timeout MS         time to wait for each response (default 5000)\n"
     "  --concurrency K      requests in flight at once across devices (default 64)\n"
+    "  --rate HZ            how often the changing resources change (default 1, 0: never):\n"
+    "                       3303/x/5700 walks, 3/0/9 drains, 3/0/13 runs\n"
+    "  --format F           content format of reads and notifications without Accept:\n"
+    "                       tlv, senml-json, senml-cbor, json (11543), or text (text/plain\n"
+    "                       for single values); default tlv for 1.0, senml-json after\n"
+    "  --notify con|non     notifications confirmable or not (default non)\n"
+    "  --trace              also print a JSON line per served request and per notification\n"
     "  --quiet              print only the final summary line\n"
     "  --help               show this text\n"
     "\n"
@@ -49,8 +63,17 @@ static const char usage_text[] =
     "  update:objects=LINKS Update carrying new object links (must be the last parameter)\n"
     "                       parameters combine: update:lt=60:b=UQ:objects=</3/0>\n"
     "  deregister           DELETE the registration location\n"
-    "  wait:SECONDS         keep serving CoAP for SECONDS (fractions allowed)\n"
+    "  send[:PATHS]         LwM2M 1.1 Send: POST /dp with SenML (CBOR with --format\n"
+    "                       senml-cbor, else JSON) of the comma-separated PATHS, default\n"
+    "                       the changing resources, e.g. send:/3303/0/5700,/3/0/9\n"
+    "  serve[:SECONDS]      answer the server, change values and notify for SECONDS\n"
+    "                       (fractions allowed), without SECONDS until SIGINT or SIGTERM\n"
+    "  wait:SECONDS         the same as serve:SECONDS\n"
     "  silent               stop here without de-registering\n"
+    "\n"
+    "Devices answer the server all along: Read, Observe (pmin, pmax, gt, lt, st honoured),\n"
+    "Write, Write-Attributes, Execute. SIGINT or SIGTERM ends a wait or serve early; the\n"
+    "actions after it still run.\n"
     "\n"
     "Prints one JSON line per finished request and a summary line; exits 0 when every\n"
     "request got a 2.xx answer, 1 otherwise, 2 on bad usage.\n";
@@ -83,6 +106,24 @@ static bool parse_seconds(const char *text, double *out)
         return false;
     *out = value;
     return true;
+}
+
+/* Parses the comma-separated paths of send:PATHS into `act`. */
+static bool parse_send_paths(const char *text, struct action *act)
+{
+    while (*text != '\0') {
+        const char *end = strchr(text, ',');
+        size_t len = end ? (size_t)(end - text) : strlen(text);
+        struct data_path *p = &act->send_paths[act->send_count];
+        if (act->send_count == GW_SEND_PATHS_MAX || data_path_parse(text, len, p) != 0 ||
+            p->depth == 0)
+            return false;
+        act->send_count++;
+        text += len;
+        if (*text == ',' && *++text == '\0')
+            return false;
+    }
+    return act->send_count > 0;
 }
 
 /* ---- link-format payloads --------------------------------------------------------------- */
@@ -196,9 +237,20 @@ static bool parse_action(const struct options *opt, const char *text, struct act
         act->payload = NULL;
         return false;
     }
-    if (strncmp(text, "wait:", 5) == 0) {
+    if (strcmp(text, "send") == 0 || strncmp(text, "send:", 5) == 0) {
+        act->op = GW_OP_SEND;
+        /* Send came with LwM2M 1.1 */
+        return strcmp(opt->version, "1.0") != 0 &&
+               (text[4] == '\0' || parse_send_paths(text + 5, act));
+    }
+    if (strcmp(text, "serve") == 0) {
         act->kind = GW_ACTION_WAIT;
-        return parse_seconds(text + 5, &act->wait_seconds);
+        act->wait_seconds = INFINITY;
+        return true;
+    }
+    if (strncmp(text, "wait:", 5) == 0 || strncmp(text, "serve:", 6) == 0) {
+        act->kind = GW_ACTION_WAIT;
+        return parse_seconds(strchr(text, ':') + 1, &act->wait_seconds);
     }
     if (strcmp(text, "silent") == 0) {
         act->kind = GW_ACTION_SILENT;
@@ -245,6 +297,10 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         OPT_ROOT,
         OPT_TIMEOUT,
         OPT_CONCURRENCY,
+        OPT_RATE,
+        OPT_FORMAT,
+        OPT_NOTIFY,
+        OPT_TRACE,
         OPT_QUIET,
         OPT_HELP,
     };
@@ -261,6 +317,10 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         {"root", required_argument, NULL, OPT_ROOT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"notify", required_argument, NULL, OPT_NOTIFY},
+        {"trace", no_argument, NULL, OPT_TRACE},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -273,6 +333,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         .objects = "</1/0>,</3/0>,</3303/0>",
         .timeout_ms = 5000,
         .concurrency = 64,
+        .rate = 1.0,
+        .interrupted = &interrupted,
     };
     bool have_prefix = false;
     bool have_server = false;
@@ -337,6 +399,26 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
             if (!parse_ulong(optarg, 1, 1000000, &opt->concurrency))
                 return usage_error("--concurrency needs a number from 1 to 1000000", optarg);
             break;
+        case OPT_RATE:
+            if (!parse_seconds(optarg, &opt->rate) || opt->rate > GW_RATE_MAX)
+                return usage_error("--rate needs changes per second from 0 to 1000", optarg);
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "tlv") != 0 && strcmp(optarg, "senml-json") != 0 &&
+                strcmp(optarg, "senml-cbor") != 0 && strcmp(optarg, "json") != 0 &&
+                strcmp(optarg, "text") != 0)
+                return usage_error("--format must be tlv, senml-json, senml-cbor, json or text",
+                                   optarg);
+            opt->format = optarg;
+            break;
+        case OPT_NOTIFY:
+            if (strcmp(optarg, "con") != 0 && strcmp(optarg, "non") != 0)
+                return usage_error("--notify must be con or non", optarg);
+            opt->notify_con = strcmp(optarg, "con") == 0;
+            break;
+        case OPT_TRACE:
+            opt->trace = true;
+            break;
         case OPT_QUIET:
             opt->quiet = true;
             break;
@@ -355,6 +437,22 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         return usage_error("no ACTION given", NULL);
     *first_action = optind;
     return 0;
+}
+
+static void on_interrupt(int signo)
+{
+    (void)signo;
+    interrupted = 1;
+}
+
+/* No SA_RESTART: the event loop's wait returns at once, sees the flag and ends the action.
+ * SA_RESETHAND: a second signal before the loop saw the first ends devsim the default way. */
+static void catch_signals(void)
+{
+    struct sigaction on_signal = {.sa_handler = on_interrupt, .sa_flags = (int)SA_RESETHAND};
+    sigemptyset(&on_signal.sa_mask);
+    sigaction(SIGINT, &on_signal, NULL);
+    sigaction(SIGTERM, &on_signal, NULL);
 }
 
 int main(int argc, char **argv)
@@ -376,8 +474,10 @@ int main(int argc, char **argv)
         return GW_EXIT_FAILED;
     }
     for (size_t i = 0; i < action_count; i++) {
-        if (!parse_action(&opt, argv[first_action + (int)i], &actions[i])) {
-            status = usage_error("bad ACTION", argv[first_action + (int)i]);
+        const char *text = argv[first_action + (int)i];
+        if (!parse_action(&opt, text, &actions[i])) {
+            bool send10 = strncmp(text, "send", 4) == 0 && strcmp(opt.version, "1.0") == 0;
+            status = usage_error(send10 ? "send needs --lwm2m 1.1 or later" : "bad ACTION", text);
             goto out_free_actions;
         }
     }
@@ -386,6 +486,8 @@ int main(int argc, char **argv)
         status = usage_error("cannot build the object links", opt.objects);
         goto out_free_actions;
     }
+
+    catch_signals();
 
     coap_startup();
     coap_set_log_level(LOG_WARNING);
@@ -400,10 +502,15 @@ int main(int argc, char **argv)
         const struct action *act = &actions[i];
         if (act->kind == GW_ACTION_SILENT)
             break;
-        if (act->kind == GW_ACTION_WAIT)
+        if (act->kind == GW_ACTION_WAIT) {
             sim_run_wait(sim, act->wait_seconds);
-        else
+            if (interrupted) {
+                interrupted = 0;
+                catch_signals();
+            }
+        } else {
             sim_run_requests(sim, act);
+        }
     }
     unsigned long ok = sim_ok_count(sim);
     unsigned long failed = sim_failed_count(sim);

@@ -1,21 +1,25 @@
 /* sim.c - the simulated devices: one libcoap client session per device, each with its own
- * UDP socket so that the gateway sees one source port per device as from real devices, all
- * sharing one coap_context and one event loop. A device has at most one request in flight;
- * answers are matched to it by session and token, and every finished request prints one
- * JSON line so that test scripts can read the outcome. */
+ * UDP socket so that the gateway sees one source port per device as from real devices. Each
+ * device has a coap_context of its own, because libcoap keeps resources, and so observers,
+ * per context and notifies all observers of a resource at once, while pmin and pmax belong to
+ * each device; one epoll descriptor watches every context's own, and one loop runs them all.
+ * A device has at most one request in flight; answers are matched to it by session and
+ * token, and every finished request prints one JSON line so that test scripts can read the
+ * outcome. The loop also drives the value changes (--rate) and the notification deadlines. */
 
-#include "sim.h"
-
-#include <coap3/coap.h>
+#include "sim_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/select.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "gw.h"
 
 /* Longest Location-Path we keep from a Register answer ("/rd/xyz" joined with '/'). */
 #define GW_LOCATION_MAX 256
@@ -23,42 +27,14 @@
 #define GW_DIAGNOSTIC_MAX 512
 /* Longest single Uri-Query option we build ("ep=NAME", "b=UQ", ...). */
 #define GW_QUERY_MAX 300
-/* How long one coap_io_process call may block when nothing is due earlier. */
+/* How long one wait for events may block when nothing is due earlier. */
 #define GW_IDLE_WAIT_MS 1000
 /* NSTART for every session; see sim_new. */
 #define GW_NSTART 4
-
-/* One simulated device: its CoAP session and the state of its one request in flight. */
-struct device {
-    struct sim *sim;
-    char *name;
-    coap_session_t *session;
-    char *location; /* "/rd/..." from the last successful Register, or NULL */
-
-    /* The request in flight, if in_flight. Answers are matched by session and token. */
-    bool in_flight;
-    enum gw_op op;
-    uint8_t token[8];
-    size_t token_len;
-    double sent_ms;
-    /* Links in the simulator's in-flight list, oldest request first. All requests share
-     * one timeout, so the head of that list is always the next one to expire. */
-    struct device *older;
-    struct device *newer;
-};
-
-struct sim {
-    const struct options *opt;
-    coap_context_t *ctx;
-    char *register_payload; /* owned */
-    struct device *devices;
-    size_t device_count;
-    struct device *oldest; /* in-flight list */
-    struct device *newest;
-    size_t in_flight;
-    unsigned long ok;
-    unsigned long failed;
-};
+/* Device contexts handled per wait for events. */
+#define GW_EVENTS_MAX 256
+/* Descriptors of one device: its socket, its context's epoll and timer descriptors. */
+#define GW_FDS_PER_DEVICE 3
 
 double sim_now_ms(void)
 {
@@ -77,11 +53,16 @@ unsigned long sim_failed_count(const struct sim *sim)
     return sim->failed;
 }
 
+double sim_elapsed(const struct sim *sim)
+{
+    return (sim_now_ms() - sim->started_ms) / 1e3;
+}
+
 /* ---- output ----------------------------------------------------------------------------- */
 
 /* Writes `len` bytes of `text` as a JSON string. Bytes outside printable ASCII are escaped
  * one by one, so the output stays valid whatever a server sends as diagnostic. */
-static void print_json_string(FILE *out, const char *text, size_t len)
+void sim_print_json_string(FILE *out, const char *text, size_t len)
 {
     fputc('"', out);
     for (size_t i = 0; i < len; i++) {
@@ -107,6 +88,8 @@ static const char *op_name(enum gw_op op)
         return "update";
     case GW_OP_DEREGISTER:
         return "deregister";
+    case GW_OP_SEND:
+        return "send";
     }
     return "?";
 }
@@ -144,20 +127,20 @@ static void finish_request(struct device *dev, const char *code, bool ok, const 
         return;
 
     fputs("{\"ep\":", stdout);
-    print_json_string(stdout, dev->name, strlen(dev->name));
+    sim_print_json_string(stdout, dev->name, strlen(dev->name));
     printf(",\"op\":\"%s\",\"code\":", op_name(dev->op));
-    print_json_string(stdout, code, strlen(code));
+    sim_print_json_string(stdout, code, strlen(code));
     if (location) {
         fputs(",\"location\":", stdout);
-        print_json_string(stdout, location, strlen(location));
+        sim_print_json_string(stdout, location, strlen(location));
     }
     if (diagnostic) {
         fputs(",\"diagnostic\":", stdout);
-        print_json_string(stdout, (const char *)diagnostic, diagnostic_len);
+        sim_print_json_string(stdout, (const char *)diagnostic, diagnostic_len);
     }
     if (error) {
         fputs(",\"error\":", stdout);
-        print_json_string(stdout, error, strlen(error));
+        sim_print_json_string(stdout, error, strlen(error));
     }
     printf(",\"ms\":%.3f}\n", ms);
     fflush(stdout);
@@ -253,7 +236,9 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 {
     (void)mid;
     struct device *dev = coap_session_get_app_data(session);
-    if (sent == NULL || !token_matches(dev, coap_pdu_get_token(sent)))
+    /* a confirmable notification that failed is libcoap's business (it drops the observer) */
+    if (sent == NULL || ((unsigned)coap_pdu_get_code(sent) >> 5) != 0 ||
+        !token_matches(dev, coap_pdu_get_token(sent)))
         return;
     switch (reason) {
     case COAP_NACK_TOO_MANY_RETRIES:
@@ -266,30 +251,6 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
         finish_request(dev, "unreachable", false, NULL, NULL, 0, NULL);
         break;
     }
-}
-
-/* Catch-all for requests from the server: answers 4.04 so that the gateway always gets an
- * answer. Real objects replace this as the simulated device grows. */
-static void on_server_request(coap_resource_t *resource, coap_session_t *session,
-                              const coap_pdu_t *request, const coap_string_t *query,
-                              coap_pdu_t *response)
-{
-    static const char *const methods[] = {"?",      "GET",   "POST",  "PUT",
-                                          "DELETE", "FETCH", "PATCH", "iPATCH"};
-    (void)resource;
-    (void)query;
-    struct device *dev = coap_session_get_app_data(session);
-    coap_pdu_set_code(response, COAP_RESPONSE_CODE_NOT_FOUND);
-    if (dev == NULL || dev->sim->opt->quiet)
-        return;
-
-    unsigned method = (unsigned)coap_pdu_get_code(request);
-    coap_string_t *path = coap_get_uri_path(request);
-    int path_len = path ? (int)(path->length > 128 ? 128 : path->length) : 0;
-    fprintf(stderr, "devsim: ep=%s request=%s path=/%.*s code=4.04\n", dev->name,
-            method < sizeof(methods) / sizeof(methods[0]) ? methods[method] : "?", path_len,
-            path ? (const char *)path->s : "");
-    coap_delete_string(path);
 }
 
 /* ---- requests --------------------------------------------------------------------------- */
@@ -328,6 +289,46 @@ static bool add_path(coap_pdu_t *pdu, const char *path)
     return true;
 }
 
+/* Encodes the Send of `act` for `dev` into sim->payload: the values at the paths of the
+ * action (default: the changing ones), each with the time of its last change. Returns the
+ * length, or 0 with *why set. */
+static size_t build_send_payload(struct device *dev, const struct action *act, const char **why)
+{
+    struct sim *sim = dev->sim;
+    const struct layout *l = &sim->layout;
+    struct codec_ctx ctx = {.base = {.depth = 0}, .model = sim->model};
+    char err[160];
+    size_t len = 0;
+    int rc = GW_OK;
+
+    data_records_reset(&sim->records);
+    for (unsigned i = 0; act->send_count == 0 && i < l->n && rc == GW_OK; i++)
+        if (objects_changing(l, i))
+            rc = objects_read(dev, i, true, &sim->records);
+    for (size_t i = 0; i < act->send_count && rc == GW_OK; i++) {
+        int at = objects_find(l, &act->send_paths[i]);
+        if (at < 0) {
+            *why = "a path to send is not on the device";
+            return 0;
+        }
+        rc = objects_read(dev, (unsigned)at, true, &sim->records);
+    }
+    if (rc == GW_OK && sim->records.n == 0) {
+        *why = "no values to send";
+        return 0;
+    }
+    if (rc == GW_OK)
+        rc = codec_encode(sim->send_format, &sim->records, &ctx, sim->payload, sizeof(sim->payload),
+                          &len, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "devsim: ep=%s cannot encode the Send: %s\n", dev->name, err);
+        *why = rc == -GW_ERR_FULL ? "the values do not fit into one message"
+                                  : "cannot encode the values";
+        return 0;
+    }
+    return len;
+}
+
 /* Builds the request of `act` for `dev` with a fresh token stored in `dev`. Returns the PDU
  * (owned by the caller until coap_send) or NULL with *why set. */
 static coap_pdu_t *build_request(struct device *dev, const struct action *act, const char **why)
@@ -336,7 +337,20 @@ static coap_pdu_t *build_request(struct device *dev, const struct action *act, c
     coap_session_t *session = dev->session;
     coap_pdu_code_t code =
         act->op == GW_OP_DEREGISTER ? COAP_REQUEST_CODE_DELETE : COAP_REQUEST_CODE_POST;
-    const char *payload = act->op == GW_OP_REGISTER ? dev->sim->register_payload : act->payload;
+    const uint8_t *payload =
+        (const uint8_t *)(act->op == GW_OP_REGISTER ? dev->sim->register_payload : act->payload);
+    size_t payload_len = payload ? strlen((const char *)payload) : 0;
+    unsigned format = COAP_MEDIATYPE_APPLICATION_LINK_FORMAT;
+    const char *path = act->op == GW_OP_REGISTER ? "/rd" : dev->location;
+
+    if (act->op == GW_OP_SEND) {
+        payload_len = build_send_payload(dev, act, why);
+        if (payload_len == 0)
+            return NULL;
+        payload = dev->sim->payload;
+        format = dev->sim->send_format;
+        path = "/dp";
+    }
 
     *why = "cannot build the request";
     coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, code, coap_new_message_id(session),
@@ -348,13 +362,12 @@ static coap_pdu_t *build_request(struct device *dev, const struct action *act, c
         goto out_free_pdu;
 
     /* Options go in ascending number: Uri-Path (11), Content-Format (12), Uri-Query (15). */
-    if (!add_path(pdu, act->op == GW_OP_REGISTER ? "/rd" : dev->location))
+    if (!add_path(pdu, path))
         goto out_free_pdu;
     if (payload != NULL) {
-        uint8_t format[4];
-        unsigned len =
-            coap_encode_var_safe(format, sizeof(format), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT);
-        if (coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, len, format) == 0)
+        uint8_t cf[4];
+        unsigned len = coap_encode_var_safe(cf, sizeof(cf), format);
+        if (coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, len, cf) == 0)
             goto out_free_pdu;
     }
 
@@ -373,7 +386,7 @@ static coap_pdu_t *build_request(struct device *dev, const struct action *act, c
             goto out_free_pdu;
     }
 
-    if (payload != NULL && !coap_add_data(pdu, strlen(payload), (const uint8_t *)payload)) {
+    if (payload != NULL && !coap_add_data(pdu, payload_len, payload)) {
         *why = "payload does not fit into one CoAP message";
         goto out_free_pdu;
     }
@@ -387,7 +400,7 @@ out_free_pdu:
 /* Starts the request of `act` for `dev`, or reports at once why it could not be sent. */
 static void start_request(struct sim *sim, struct device *dev, const struct action *act)
 {
-    const char *why;
+    const char *why = "cannot build the request";
     dev->op = act->op;
     if (act->op != GW_OP_REGISTER && dev->location == NULL) {
         finish_request(dev, "not-sent", false, NULL, NULL, 0, "not registered");
@@ -413,6 +426,7 @@ static void start_request(struct sim *sim, struct device *dev, const struct acti
 
     if (coap_send(dev->session, pdu) == COAP_INVALID_MID && dev->in_flight)
         finish_request(dev, "not-sent", false, NULL, NULL, 0, "coap_send failed");
+    sim_device_io(dev); /* arms the context's timer for retransmissions */
 }
 
 /* Reports every request older than the timeout as "timeout". libcoap may still retransmit
@@ -424,16 +438,78 @@ static void expire_requests(struct sim *sim)
         finish_request(sim->oldest, "timeout", false, NULL, NULL, 0, NULL);
 }
 
-/* Runs the event loop once, blocking at most until `until_ms` (a sim_now_ms() time). */
+/* ---- the event loop --------------------------------------------------------------------- */
+
+/* Has libcoap send the notifications it was told of, retransmit what is due and set the
+ * context's timer to its next deadline. */
+static void prepare_io(struct device *dev)
+{
+    coap_tick_t now;
+    coap_ticks(&now);
+    dev->io_wanted = false;
+    coap_io_prepare_epoll(dev->ctx, now);
+}
+
+void sim_device_io(struct device *dev)
+{
+    struct epoll_event events[COAP_MAX_EPOLL_EVENTS];
+    int fd = coap_context_get_coap_fd(dev->ctx);
+    int n;
+
+    /* coap_io_process(ctx, COAP_IO_NO_WAIT) without blocking or its cache upkeep */
+    prepare_io(dev);
+    do {
+        n = epoll_wait(fd, events, COAP_MAX_EPOLL_EVENTS, 0);
+        if (n > 0)
+            coap_io_do_epoll(dev->ctx, events, (size_t)n); /* prepares again per event */
+    } while (n == COAP_MAX_EPOLL_EVENTS);
+    if (dev->io_wanted)
+        prepare_io(dev);
+    for (size_t i = 0; i < dev->sim->layout.n; i++)
+        dev->nodes[i].armed = false;
+}
+
+/* Where the next value change is due (a device per tick_ms / count), INFINITY for none. */
+static double next_tick(const struct sim *sim)
+{
+    if (sim->tick_ms <= 0.0)
+        return INFINITY;
+    return sim->tick_round_ms + (double)sim->tick_next * sim->tick_ms / (double)sim->device_count;
+}
+
+/* Changes the values of the devices whose turn has come and notifies what is due. */
+static void run_timers(struct sim *sim, double now)
+{
+    /* at most one round per call: a loop that fell behind skips changes, never bunches them */
+    for (size_t budget = sim->device_count; budget > 0 && next_tick(sim) <= now; budget--) {
+        struct device *dev = &sim->devices[sim->tick_next];
+        objects_tick(dev, now);
+        if (dev->io_wanted)
+            sim_device_io(dev);
+        if (++sim->tick_next == sim->device_count) {
+            sim->tick_next = 0;
+            sim->tick_round_ms += sim->tick_ms;
+            if (sim->tick_round_ms + sim->tick_ms < now)
+                sim->tick_round_ms = now;
+        }
+    }
+    observe_run_due(sim, now);
+}
+
+/* Runs the event loop once, blocking at most until `until_ms` (a sim_now_ms() time) or the
+ * next value change or notification deadline. */
 static void serve_until(struct sim *sim, double until_ms)
 {
-    double wait = until_ms - sim_now_ms();
-    if (wait > GW_IDLE_WAIT_MS)
-        wait = GW_IDLE_WAIT_MS;
-    /* 0 would mean "wait forever" to coap_io_process, so we wait at least 1 ms. */
-    uint32_t wait_ms = wait < 1.0 ? 1u : (uint32_t)wait + 1u;
-    if (coap_io_process(sim->ctx, wait_ms) < 0)
-        fprintf(stderr, "devsim: coap_io_process failed\n");
+    struct epoll_event events[GW_EVENTS_MAX];
+    double now = sim_now_ms();
+    double next = fmin(until_ms, fmin(next_tick(sim), observe_next_due(sim)));
+    double wait = fmin(next - now, GW_IDLE_WAIT_MS);
+    int n = epoll_wait(sim->epfd, events, GW_EVENTS_MAX, wait > 0.0 ? (int)ceil(wait) : 0);
+    if (n < 0 && errno != EINTR)
+        fprintf(stderr, "devsim: epoll_wait failed: %s\n", strerror(errno));
+    for (int i = 0; i < n; i++)
+        sim_device_io(events[i].data.ptr);
+    run_timers(sim, sim_now_ms());
 }
 
 void sim_run_requests(struct sim *sim, const struct action *act)
@@ -452,7 +528,7 @@ void sim_run_requests(struct sim *sim, const struct action *act)
 void sim_run_wait(struct sim *sim, double seconds)
 {
     double until = sim_now_ms() + seconds * 1e3;
-    while (sim_now_ms() < until)
+    while (sim_now_ms() < until && !*sim->opt->interrupted)
         serve_until(sim, until);
 }
 
@@ -476,18 +552,20 @@ static bool resolve_server(const struct options *opt, coap_address_t *server)
     return true;
 }
 
-/* Every device holds one socket: raise the soft descriptor limit as far as needed. */
+/* Every device holds three descriptors (GW_FDS_PER_DEVICE): raise the soft limit as far as
+ * needed. */
 static bool ensure_descriptors(size_t count)
 {
     struct rlimit limit;
-    rlim_t needed = (rlim_t)count + 64;
+    rlim_t needed = (rlim_t)count * GW_FDS_PER_DEVICE + 64;
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
         return true; /* let socket creation report the problem */
     if (limit.rlim_cur >= needed)
         return true;
     if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
-        fprintf(stderr, "devsim: %zu devices need %lu file descriptors, the limit is %lu\n", count,
-                (unsigned long)needed, (unsigned long)limit.rlim_max);
+        fprintf(stderr,
+                "devsim: %zu devices need %lu file descriptors (%d each), the limit is %lu\n",
+                count, (unsigned long)needed, GW_FDS_PER_DEVICE, (unsigned long)limit.rlim_max);
         return false;
     }
     limit.rlim_cur = needed;
@@ -505,8 +583,80 @@ static char *device_name(const struct options *opt, size_t index)
     return name;
 }
 
-/* Sets up the context, the catch-all resource and one session per device. Returns false
- * with a message on stderr; sim_free cleans up whatever was made. */
+/* Gives `dev` its objects, its context with their resources, its session, and a place in
+ * the simulator's epoll set. Returns false with a message on stderr; device_free cleans up
+ * whatever was made. */
+static bool device_setup(struct sim *sim, struct device *dev, const coap_address_t *server)
+{
+    dev->sim = sim;
+    dev->heap_pos = SIZE_MAX;
+    dev->due_ms = INFINITY;
+    dev->name = device_name(sim->opt, dev->index);
+    dev->ctx = coap_new_context(NULL);
+    if (dev->name == NULL || dev->ctx == NULL || !objects_init(dev) || !serve_setup(dev)) {
+        fprintf(stderr, "devsim: cannot set up device %zu: out of memory\n", dev->index);
+        return false;
+    }
+    int fd = coap_context_get_coap_fd(dev->ctx);
+    if (fd < 0) {
+        fprintf(stderr, "devsim: this libcoap has no epoll support\n");
+        return false;
+    }
+    coap_register_response_handler(dev->ctx, on_response);
+    coap_register_nack_handler(dev->ctx, on_nack);
+    /* A NULL local address makes libcoap open a socket of its own for the session. */
+    dev->session = coap_new_client_session(dev->ctx, NULL, server, COAP_PROTO_UDP);
+    if (dev->session == NULL) {
+        fprintf(stderr, "devsim: cannot create the session of device %zu: %s\n", dev->index,
+                strerror(errno));
+        return false;
+    }
+    coap_session_set_app_data(dev->session, dev);
+    /* With NSTART 1, libcoap would hold a device's next request back behind one we
+     * already reported as timed out, for as long as it keeps retransmitting that one
+     * (up to 93 s), so the next action of that device would time out too. */
+    coap_session_set_nstart(dev->session, GW_NSTART);
+
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = dev};
+    if (epoll_ctl(sim->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        fprintf(stderr, "devsim: epoll_ctl: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void device_free(struct device *dev)
+{
+    observe_unschedule(dev);
+    /* Going away says nothing: unobservable resources are freed without a 4.04 to their
+     * observers, and a session without app data ignores what is still in flight. */
+    serve_silence(dev);
+    if (dev->session != NULL) {
+        coap_session_set_app_data(dev->session, NULL);
+        coap_session_release(dev->session);
+    }
+    if (dev->ctx != NULL)
+        coap_free_context(dev->ctx); /* closes its descriptors, leaving the epoll set too */
+    objects_free(dev);
+    free(dev->name);
+    free(dev->location);
+}
+
+/* Chooses the content formats: --format, else TLV for LwM2M 1.0 and SenML JSON after. */
+static void choose_formats(struct sim *sim)
+{
+    const struct options *opt = sim->opt;
+    sim->format = strcmp(opt->version, "1.0") == 0 ? GW_FMT_TLV : GW_FMT_SENML_JSON;
+    if (opt->format != NULL && strcmp(opt->format, "text") == 0)
+        sim->text_single = true;
+    else if (opt->format != NULL)
+        codec_parse_name(opt->format, &sim->format); /* devsim.c checked the name */
+    /* Send carries SenML only (TS Core 6.4.4) */
+    sim->send_format = sim->format == GW_FMT_SENML_CBOR ? GW_FMT_SENML_CBOR : GW_FMT_SENML_JSON;
+}
+
+/* Sets up the objects and one context and session per device. Returns false with a message
+ * on stderr; sim_free cleans up whatever was made. */
 static bool sim_setup(struct sim *sim)
 {
     const struct options *opt = sim->opt;
@@ -514,51 +664,24 @@ static bool sim_setup(struct sim *sim)
 
     if (!resolve_server(opt, &server) || !ensure_descriptors(opt->count))
         return false;
-    sim->ctx = coap_new_context(NULL);
+    choose_formats(sim);
+    sim->started_ms = sim_now_ms();
+    sim->tick_round_ms = sim->started_ms;
+    sim->tick_ms = opt->rate > 0.0 ? 1e3 / opt->rate : 0.0;
+    sim->model = model_new();
+    sim->epfd = epoll_create1(EPOLL_CLOEXEC);
     sim->devices = calloc(opt->count, sizeof(*sim->devices));
-    if (sim->ctx == NULL || sim->devices == NULL) {
+    sim->heap = calloc(opt->count, sizeof(struct device *));
+    if (sim->model == NULL || sim->epfd < 0 || sim->devices == NULL || sim->heap == NULL ||
+        !objects_layout(&sim->layout, sim->model, opt->objects)) {
         fprintf(stderr, "devsim: out of memory\n");
         return false;
     }
-    if (coap_context_get_coap_fd(sim->ctx) < 0 && opt->count > FD_SETSIZE - 64) {
-        fprintf(stderr, "devsim: this libcoap uses select(), at most %d devices\n",
-                FD_SETSIZE - 64);
-        return false;
-    }
-    coap_register_response_handler(sim->ctx, on_response);
-    coap_register_nack_handler(sim->ctx, on_nack);
-
-    /* The catch-all owns PUT from its init; the context owns it once added. */
-    coap_resource_t *unknown = coap_resource_unknown_init2(on_server_request, 0);
-    if (unknown == NULL) {
-        fprintf(stderr, "devsim: cannot create the catch-all resource\n");
-        return false;
-    }
-    coap_register_handler(unknown, COAP_REQUEST_GET, on_server_request);
-    coap_register_handler(unknown, COAP_REQUEST_POST, on_server_request);
-    coap_register_handler(unknown, COAP_REQUEST_DELETE, on_server_request);
-    coap_register_handler(unknown, COAP_REQUEST_FETCH, on_server_request);
-    coap_register_handler(unknown, COAP_REQUEST_PATCH, on_server_request);
-    coap_register_handler(unknown, COAP_REQUEST_IPATCH, on_server_request);
-    coap_add_resource(sim->ctx, unknown);
-
     for (size_t i = 0; i < opt->count; i++) {
-        struct device *dev = &sim->devices[i];
         sim->device_count = i + 1;
-        dev->sim = sim;
-        dev->name = device_name(opt, i);
-        /* A NULL local address makes libcoap open a socket of its own for the session. */
-        dev->session = coap_new_client_session(sim->ctx, NULL, &server, COAP_PROTO_UDP);
-        if (dev->name == NULL || dev->session == NULL) {
-            fprintf(stderr, "devsim: cannot create the session of device %zu: %s\n", i,
-                    strerror(errno));
+        sim->devices[i].index = i;
+        if (!device_setup(sim, &sim->devices[i], &server))
             return false;
-        }
-        coap_session_set_app_data(dev->session, dev);
-        /* With NSTART 1, libcoap would hold a device's next request back behind one we
-         * already reported as timed out, for as long as it keeps retransmitting that one
-         * (up to 93 s), so the next action of that device would time out too. */
-        coap_session_set_nstart(dev->session, GW_NSTART);
     }
     return true;
 }
@@ -572,6 +695,7 @@ struct sim *sim_new(const struct options *opt, char *register_payload)
         return NULL;
     }
     sim->opt = opt;
+    sim->epfd = -1;
     sim->register_payload = register_payload;
     if (!sim_setup(sim)) {
         sim_free(sim);
@@ -584,18 +708,15 @@ void sim_free(struct sim *sim)
 {
     if (sim == NULL)
         return;
-    for (size_t i = 0; i < sim->device_count; i++) {
-        struct device *dev = &sim->devices[i];
-        if (dev->session != NULL) {
-            coap_session_set_app_data(dev->session, NULL);
-            coap_session_release(dev->session);
-        }
-        free(dev->name);
-        free(dev->location);
-    }
+    for (size_t i = 0; i < sim->device_count; i++)
+        device_free(&sim->devices[i]);
     free(sim->devices);
-    if (sim->ctx != NULL)
-        coap_free_context(sim->ctx);
+    free(sim->heap);
+    if (sim->epfd >= 0)
+        close(sim->epfd);
+    objects_layout_clear(&sim->layout);
+    model_free(sim->model);
+    data_records_clear(&sim->records);
     free(sim->register_payload);
     free(sim);
 }

@@ -3,23 +3,29 @@
 #ifndef GW_DEVSIM_SIM_H
 #define GW_DEVSIM_SIM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "data.h"
 
 /* Longest host name in --server. */
 #define GW_HOST_MAX 256
 /* Longest binding value an Update may carry (b=...). */
 #define GW_BINDING_MAX 32
+/* Most paths one Send may name. */
+#define GW_SEND_PATHS_MAX 16
 
 enum gw_op {
     GW_OP_REGISTER,
     GW_OP_UPDATE,
     GW_OP_DEREGISTER,
+    GW_OP_SEND,
 };
 
 enum gw_action_kind {
-    GW_ACTION_REQUEST, /* one request per device: register, update or deregister */
-    GW_ACTION_WAIT,
+    GW_ACTION_REQUEST, /* one request per device: register, update, deregister or send */
+    GW_ACTION_WAIT,    /* wait:S and serve[:S] */
     GW_ACTION_SILENT,
 };
 
@@ -39,6 +45,12 @@ struct options {
     unsigned long timeout_ms;
     unsigned long concurrency;
     bool quiet;
+    double rate;        /* changes per second of the changing resources, 0 for none */
+    const char *format; /* --format name ("tlv", "senml-json", ...), or NULL for the default */
+    bool notify_con;    /* notifications are confirmable */
+    bool trace;         /* one JSON line per served request and per notification */
+    /* Set (from a signal handler) to end the current wait or serve action early. */
+    const volatile sig_atomic_t *interrupted;
 };
 
 /* One ACTION of the command line. */
@@ -49,26 +61,32 @@ struct action {
     unsigned long lifetime;
     char binding[GW_BINDING_MAX]; /* update: b= value, "" for none */
     char *payload;                /* update: owned link-format payload, or NULL for none */
-    double wait_seconds;          /* GW_ACTION_WAIT */
+    double wait_seconds;          /* GW_ACTION_WAIT; INFINITY for serve without a time */
+    struct data_path send_paths[GW_SEND_PATHS_MAX]; /* send: the paths to report */
+    size_t send_count; /* send: 0 means the resources that change (--rate) */
 };
 
 struct sim;
 
-/* Creates the simulator: resolves the server, opens one CoAP client session (own UDP socket)
- * per device and installs the catch-all for requests from the server. `opt` is borrowed and
- * must outlive the simulator. Takes ownership of `register_payload` (the link-format body
- * of Register), also on failure. Returns NULL after printing the reason on stderr. */
+/* Creates the simulator: resolves the server, builds the objects of the devices from
+ * opt->objects, and gives each device a CoAP context of its own (its resources and their
+ * observers) with one client session (own UDP socket). `opt` is borrowed and must outlive the
+ * simulator. Takes ownership of `register_payload` (the link-format body of Register), also on
+ * failure. Returns NULL after printing the reason on stderr. */
 struct sim *sim_new(const struct options *opt, char *register_payload);
 
-/* Releases every session and the simulator. sim_free(NULL) is harmless. */
+/* Releases every device and the simulator, without telling observers (a device that goes
+ * away says nothing). sim_free(NULL) is harmless. */
 void sim_free(struct sim *sim);
 
 /* Sends the request of `act` (a GW_ACTION_REQUEST) for every device, at most
  * opt->concurrency at once, printing one JSON line per finished request unless quiet.
- * Returns when every request is answered or has timed out. */
+ * Returns when every request is answered or has timed out. Devices go on answering the
+ * server and notifying meanwhile. */
 void sim_run_requests(struct sim *sim, const struct action *act);
 
-/* Keeps serving CoAP (answering the server) for `seconds`. */
+/* Keeps serving CoAP (answering the server, changing values, notifying) for `seconds`
+ * (INFINITY: until opt->interrupted is set), or until opt->interrupted is set. */
 void sim_run_wait(struct sim *sim, double seconds);
 
 /* Requests that got a 2.xx answer, and all others (errors, timeouts, not sent). */

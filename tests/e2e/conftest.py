@@ -544,6 +544,11 @@ class DevsimResult:
         assert len(found) == 1, f"expected one {op} record for {ep}, got {found}\n{self}"
         return found[0]
 
+    def trace(self, event: Optional[str] = None, ep: Optional[str] = None) -> List[dict]:
+        """The --trace lines ("request" served, "notify" sent), in order."""
+        return [r for r in self.records if "event" in r and (event is None or
+                r["event"] == event) and (ep is None or r.get("ep") == ep)]
+
     def __str__(self) -> str:
         return (f"devsim {' '.join(self.argv)}\nexit {self.rc}\nrecords {self.records}\n"
                 f"summary {self.summary}\nstderr {self.stderr}")
@@ -551,7 +556,8 @@ class DevsimResult:
 
 def _devsim_argv(devsim_binary: str, server: str, actions, *, count=None, ep=None,
                  ep_prefix=None, lwm2m=None, lifetime=None, binding=None, queue=False,
-                 objects=None, root=None, timeout_ms=None, quiet=False) -> List[str]:
+                 objects=None, root=None, timeout_ms=None, quiet=False, rate=None,
+                 format=None, notify=None, trace=False) -> List[str]:
     argv = [devsim_binary, "--server", server]
     if count is not None:
         argv += ["--count", str(count)]
@@ -575,6 +581,14 @@ def _devsim_argv(devsim_binary: str, server: str, actions, *, count=None, ep=Non
         argv += ["--timeout", str(timeout_ms)]
     if quiet:
         argv += ["--quiet"]
+    if rate is not None:
+        argv += ["--rate", str(rate)]
+    if format is not None:
+        argv += ["--format", format]
+    if notify is not None:
+        argv += ["--notify", notify]
+    if trace:
+        argv += ["--trace"]
     return argv + list(actions)
 
 
@@ -922,3 +936,217 @@ def register_datagram(mid: int, token: bytes, query: List[str], links: str,
     opts = [(OPT_URI_PATH, b"rd"), (OPT_CONTENT_FORMAT, bytes([40]))]
     opts += [(OPT_URI_QUERY, q.encode() if isinstance(q, str) else q) for q in query]
     return coap_encode(mtype, "0.02", mid, token, opts, links.encode())
+
+
+# ---------------------------------------------------------------- a device by hand
+
+OPT_OBSERVE = 6
+CF_TEXT, CF_TLV, CF_SENML_JSON, CF_SENML_CBOR = 0, 11542, 110, 112
+
+
+def coap_uint(value: int) -> bytes:
+    """An unsigned integer option value in as few bytes as it takes (0 is empty)."""
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def tlv(kind: int, ident: int, value: bytes) -> bytes:
+    """One LwM2M TLV: kind 0 object instance, 1 resource instance, 2 multiple resource,
+    3 resource with value."""
+    head = kind << 6
+    ident_bytes = bytes([ident]) if ident < 256 else ident.to_bytes(2, "big")
+    if ident >= 256:
+        head |= 0x20
+    n = len(value)
+    if n < 8:
+        head |= n
+        length = b""
+    elif n < 0x100:
+        head |= 0x08
+        length = bytes([n])
+    elif n < 0x10000:
+        head |= 0x10
+        length = n.to_bytes(2, "big")
+    else:
+        head |= 0x18
+        length = n.to_bytes(3, "big")
+    return bytes([head]) + ident_bytes + length + value
+
+
+def tlv_instance(iid: int, resources: dict) -> bytes:
+    """An object instance TLV of single resources {rid: float | int | str | bool}: floats as
+    8-byte doubles, integers in 1, 2, 4 or 8 bytes, strings as UTF-8."""
+    import struct
+    body = b""
+    for rid, v in resources.items():
+        if isinstance(v, bool):
+            raw = bytes([1 if v else 0])
+        elif isinstance(v, float):
+            raw = struct.pack(">d", v)
+        elif isinstance(v, int):
+            size = next(s for s in (1, 2, 4, 8) if -(1 << (8 * s - 1)) <= v < (1 << (8 * s - 1)))
+            raw = v.to_bytes(size, "big", signed=True)
+        else:
+            raw = str(v).encode()
+        body += tlv(3, rid, raw)
+    return tlv(0, iid, body)
+
+
+class RawDevice:
+    """A device made by hand on one UDP socket, for what devsim will not do (broken or stale
+    notifications, tokens nobody observes): it registers, answers the gateway's requests as
+    `serve` is told, and sends notifications as the test says. Every request the gateway
+    sends is kept in `requests` as (method code, path, query list, Observe value or None), in
+    order of arrival, and `before_register_reply` records anything that came before the 2.01."""
+
+    def __init__(self, port: int, ep: str):
+        self.dest = ("127.0.0.1", port)
+        self.ep = ep
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self._mid = int.from_bytes(os.urandom(2), "big")
+        self.location: Optional[str] = None
+        self.tokens: dict = {}      # path -> the token of the gateway's Observe
+        self.requests: List[tuple] = []
+        self.before_register_reply: List[CoapMessage] = []
+        self._pending: List[CoapMessage] = []   # received, not consumed yet
+
+    @property
+    def address(self) -> str:
+        return "127.0.0.1:%d" % self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def next_mid(self) -> int:
+        self._mid = (self._mid + 1) & 0xffff
+        return self._mid
+
+    def send(self, datagram: bytes) -> None:
+        self.sock.sendto(datagram, self.dest)
+
+    def _recv(self, timeout: float) -> Optional[CoapMessage]:
+        if self._pending:
+            return self._pending.pop(0)
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data, _ = self.sock.recvfrom(65536)
+        except socket.timeout:
+            return None
+        return coap_decode(data)
+
+    def _reply_to(self, mid: int, timeout: float) -> Optional[CoapMessage]:
+        """Waits for the ACK or RST with Message ID `mid`; requests met meanwhile are kept."""
+        deadline = time.monotonic() + timeout
+        kept = []
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                m = self._recv(left)
+                if m is None:
+                    return None
+                if m.mtype in (COAP_ACK, COAP_RST) and m.mid == mid:
+                    return m
+                kept.append(m)
+        finally:
+            self._pending[:0] = kept
+
+    def register(self, links: str, lifetime: int = 300, lwm2m: str = "1.1") -> CoapMessage:
+        mid = self.next_mid()
+        self.send(register_datagram(mid, os.urandom(4), [f"ep={self.ep}", f"lt={lifetime}",
+                                                         f"lwm2m={lwm2m}", "b=U"], links))
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while True:
+            m = self._recv(deadline - time.monotonic())
+            if m is None:
+                pytest.fail(f"{self.ep}: no answer to the Register")
+            if m.mtype == COAP_ACK and m.mid == mid:
+                break
+            self.before_register_reply.append(m)
+            self._pending.append(m)
+        assert m.code == "2.01", m
+        self.location = m.location
+        self.tokens.clear()
+        return m
+
+    def deregister(self) -> CoapMessage:
+        mid = self.next_mid()
+        parts = [(OPT_URI_PATH, p.encode()) for p in self.location.strip("/").split("/")]
+        self.send(coap_encode(COAP_CON, "0.04", mid, os.urandom(4), parts))
+        m = self._reply_to(mid, WAIT_TIMEOUT)
+        assert m is not None and m.code == "2.02", m
+        return m
+
+    def serve(self, answers: dict, until: Callable[[], bool], timeout: float = WAIT_TIMEOUT,
+              seq: int = 1) -> None:
+        """Answers the gateway's requests until `until()` holds (fails after `timeout`):
+        Write-Attributes with 2.04; an Observe of a path in `answers` ({path: (payload,
+        content format)}) with 2.05, Observe `seq` and that payload (the token is kept in
+        `tokens`); anything else with 4.04."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"{self.ep}: gave up serving; requests so far {self.requests}")
+            m = self._recv(min(left, 0.1))
+            if m is None:
+                continue
+            if m.mtype not in (COAP_CON, COAP_NON) or not m.code.startswith("0."):
+                continue  # a late ACK or RST of ours
+            path = "/" + "/".join(v.decode() for v in m.option_values(OPT_URI_PATH))
+            query = [v.decode() for v in m.option_values(OPT_URI_QUERY)]
+            obs = m.option_values(OPT_OBSERVE)
+            obs_value = int.from_bytes(obs[0], "big") if obs else None
+            self.requests.append((m.code, path, query, obs_value))
+            opts, payload, code = [], b"", "4.04"
+            if m.code == "0.03":
+                code = "2.04"
+            elif m.code == "0.01" and path in answers:
+                payload, cf = answers[path]
+                code = "2.05"
+                opts.append((OPT_CONTENT_FORMAT, coap_uint(cf)))
+                if obs_value == 0:
+                    opts.append((OPT_OBSERVE, coap_uint(seq)))
+                    self.tokens[path] = m.token
+            self.send(coap_encode(COAP_ACK, code, m.mid, m.token, opts, payload))
+
+    def notify(self, path: str, payload: bytes, cf: int, seq: int, confirmable: bool = False,
+               token: Optional[bytes] = None, reply_wait: Optional[float] = None
+               ) -> Optional[CoapMessage]:
+        """Sends a 2.05 notification of `path` (under the gateway's token for it, or `token`).
+        Returns the gateway's ACK or RST, or None when none came within `reply_wait` (default:
+        WAIT_TIMEOUT when confirmable, else SETTLE; None is the normal case for a
+        non-confirmable notification that the gateway takes)."""
+        if reply_wait is None:
+            reply_wait = WAIT_TIMEOUT if confirmable else SETTLE
+        mid = self.next_mid()
+        tok = token if token is not None else self.tokens[path]
+        opts = [(OPT_OBSERVE, coap_uint(seq)), (OPT_CONTENT_FORMAT, coap_uint(cf))]
+        self.send(coap_encode(COAP_CON if confirmable else COAP_NON, "2.05", mid, tok, opts,
+                              payload))
+        return self._reply_to(mid, reply_wait)
+
+    def post(self, path: str, payload: bytes, cf: Optional[int]) -> Optional[CoapMessage]:
+        """A confirmable POST to `path` (e.g. a Send to /dp); returns the piggybacked answer."""
+        mid = self.next_mid()
+        opts = [(OPT_URI_PATH, p.encode()) for p in path.strip("/").split("/")]
+        if cf is not None:
+            opts.append((OPT_CONTENT_FORMAT, coap_uint(cf)))
+        self.send(coap_encode(COAP_CON, "0.02", mid, os.urandom(4), opts, payload))
+        return self._reply_to(mid, WAIT_TIMEOUT)
+
+
+@pytest.fixture
+def raw_device():
+    """raw_device(port, ep) -> a RawDevice, closed at teardown."""
+    made: List[RawDevice] = []
+
+    def make(port: int, ep: str) -> RawDevice:
+        d = RawDevice(port, ep)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()

@@ -580,6 +580,17 @@ static void test_env_bad_uri_is_reported_without_its_secret(void **state)
     conffile_problems_clear(&p);
 }
 
+static void test_rules_that_only_fail_together_are_reported_with_their_line(void **state)
+{
+    (void)state;
+    fails_with("mappings = (\n"
+               "  { path = \"/3/0\"; topic = \"{prefix}/{ep}/x/{rid}\"; payload = \"instance\"; }\n"
+               ");\n",
+               2,
+               "mappings[0].topic: {rid} cannot be used with payload \"instance\", which "
+               "publishes a whole object instance");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_command_rules_are_validated),
         cmocka_unit_test(test_env_overrides_uri_username_and_password),
         cmocka_unit_test(test_env_bad_uri_is_reported_without_its_secret),
+        cmocka_unit_test(test_rules_that_only_fail_together_are_reported_with_their_line),
     };
     return cmocka_run_group_tests(tests, conffile_test_setup, conffile_test_teardown);
 }

@@ -17,7 +17,8 @@ static struct reg_entry *entry(const char *ep, int64_t expires_at)
     struct reg_entry *e = calloc(1, sizeof(*e));
     assert_non_null(e);
     snprintf(e->r.ep, sizeof(e->r.ep), "%s", ep);
-    e->expires_at = expires_at;
+    e->expiry.key = expires_at;
+    snprintf(e->r.address, sizeof(e->r.address), "127.0.0.1:%d", (int)(expires_at % 65536));
     return e;
 }
 
@@ -68,9 +69,9 @@ static void test_first_expiry_follows_moves_and_removals(void **state)
         snprintf(ep, sizeof(ep), "d%zu", i);
         registry_add(reg, entry(ep, when[i]));
     }
-    assert_int_equal(registry_first_expiry(reg)->expires_at, 10);
+    assert_int_equal(registry_first_expiry(reg)->expiry.key, 10);
     registry_set_expiry(reg, registry_by_ep(reg, "d1"), 100); /* 10 -> 100 */
-    assert_int_equal(registry_first_expiry(reg)->expires_at, 20);
+    assert_int_equal(registry_first_expiry(reg)->expiry.key, 20);
     registry_set_expiry(reg, registry_by_ep(reg, "d2"), 5); /* 90 -> 5 */
     assert_string_equal(registry_first_expiry(reg)->r.ep, "d2");
     /* draining the heap yields ascending expiries */
@@ -78,8 +79,8 @@ static void test_first_expiry_follows_moves_and_removals(void **state)
     size_t n = 0;
     struct reg_entry *e;
     while ((e = registry_first_expiry(reg))) {
-        assert_true(e->expires_at >= last);
-        last = e->expires_at;
+        assert_true(e->expiry.key >= last);
+        last = e->expiry.key;
         registry_remove(reg, e);
         n++;
     }
@@ -103,8 +104,8 @@ static void test_removing_from_the_middle_keeps_heap_order(void **state)
     int64_t last = -1;
     struct reg_entry *e;
     while ((e = registry_first_expiry(reg))) {
-        assert_true(e->expires_at >= last);
-        last = e->expires_at;
+        assert_true(e->expiry.key >= last);
+        last = e->expiry.key;
         registry_remove(reg, e);
     }
     registry_free(reg);

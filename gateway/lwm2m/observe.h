@@ -1,0 +1,52 @@
+/* observe.h - observations the gateway keeps on devices, and the requests it sends them.
+ * Private to gateway/lwm2m: server.c hands over registrations and libcoap's response and
+ * NACK events; this module writes attributes, observes, routes notifications by the tokens it
+ * chose (checked against the sender's address), discards stale ones, restarts silent ones,
+ * and reports values through the server callbacks. One request is in flight per device
+ * (CoAP NSTART=1); the others wait in order. */
+#ifndef OBSERVE_H
+#define OBSERVE_H
+
+#include <coap3/coap.h>
+
+#include "lwm2m.h"
+#include "registry.h"
+
+struct observer;
+
+/* Returns the observer, or NULL when out of memory. Everything passed is borrowed and must
+ * outlive it. */
+struct observer *observer_new(const struct model *model, const struct server_callbacks *cb,
+                              void *cb_ctx);
+
+/* Frees the observer. Registrations must have been dropped (observer_drop) first.
+ * observer_free(NULL) does nothing. */
+void observer_free(struct observer *o);
+
+/* Asks the callbacks which observations `e` should have and starts them: Write-Attributes
+ * where attributes are set, then Observe. Call only after the Register answer went out. */
+void observer_start(struct observer *o, struct reg_entry *e);
+
+/* Forgets everything of `e`: queued and in-flight requests and observations. Nothing is
+ * sent: a device that goes on notifying is answered with RST. */
+void observer_drop(struct observer *o, struct reg_entry *e);
+
+/* libcoap's response handler, for every response and notification the gateway receives.
+ * Returns COAP_RESPONSE_FAIL for a token the gateway does not know (libcoap then answers with
+ * RST, so the device stops notifying). */
+coap_response_t observer_response(struct observer *o, coap_session_t *session,
+                                  const coap_pdu_t *received);
+
+/* libcoap's NACK handler: a request was not answered (retries exhausted) or was reset. */
+void observer_nack(struct observer *o, const coap_pdu_t *sent, coap_nack_reason_t reason);
+
+/* Restarts observations silent past their pmax. */
+void observer_timeout(struct observer *o, int64_t now_ms);
+
+/* The next watchdog deadline (monotonic ms), or -1. */
+int64_t observer_next_deadline(const struct observer *o);
+
+/* Number of observations established. */
+size_t observer_count(const struct observer *o);
+
+#endif

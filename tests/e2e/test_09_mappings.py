@@ -1,0 +1,250 @@
+"""09 mappings: the `mappings` rules of SPEC 2 decide where each notified value goes and in
+what shape: payload kinds "value" (bare text, retained when asked), "json", "instance" (one
+JSON object per object instance) and "senml"; `*` for one path level; endpoint globs; topic
+variables, {object} and {resource} from the model's names; the first matching rule wins and
+values no rule takes go to the default topic {prefix}/{ep}/data/{oid}/{iid}/{rid}."""
+import json
+
+import pytest
+
+from conftest import (CF_SENML_JSON, Collector, CF_TEXT, CF_TLV, now_ms, retained, summarize, tlv,
+                      tlv_instance)
+
+SENSORS = tlv_instance(0, {5700: 21.5, 5701: "Cel"}) + tlv_instance(1, {5700: -4.25})
+
+
+def observe_conf(*paths: str) -> str:
+    return "observe = ( " + ", ".join(f'{{ path = "{p}"; }}' for p in paths) + " );\n"
+
+
+def mappings_conf(*rules: str) -> str:
+    return "mappings = (\n  " + ",\n  ".join(rules) + "\n);\n"
+
+
+def start_device(raw_device, gw, ep: str, links: str, answers: dict):
+    """A hand-made device that registers and answers the gateway's Observes with `answers`
+    ({path: (payload, content format)})."""
+    d = raw_device(gw.port, ep)
+    d.register(links)
+    d.serve(answers, until=lambda: len(d.tokens) == len(answers))
+    return d
+
+
+def in_window(ts, before: int, after: int) -> bool:
+    return isinstance(ts, int) and before - 1000 <= ts <= after + 1000
+
+
+def default_doc(path: str, value, ts: int, obj: str, res: str, unit=None) -> dict:
+    doc = {"path": path, "value": value, "ts": ts, "object": obj, "resource": res}
+    if unit:
+        doc["unit"] = unit
+    return doc
+
+
+def test_value_payload_retained_for_a_late_subscriber(gateway, mqtt, raw_device, broker,
+                                                       prefix):
+    gw = gateway(extra_conf=observe_conf("/3303") + mappings_conf(
+        '{ path = "/3303/*/5700"; topic = "{prefix}/{ep}/temperature/{iid}"; '
+        'payload = "value"; retain = true; }'))
+    before = now_ms()
+    d = start_device(raw_device, gw, "thermo", "</3303/0>,</3303/1>",
+                     {"/3303": (SENSORS, CF_TLV)})
+    mqtt.wait_count(lambda m: "/thermo/temperature/" in m.topic, 2)
+    d.notify("/3303", tlv_instance(0, {5700: 22.0}), CF_TLV, seq=2)
+    mqtt.wait_for(f"{prefix}/thermo/temperature/0", lambda m: m.payload == b"22.0")
+    after = now_ms()
+    mqtt.settle()
+    msgs = mqtt.messages_for("thermo")[3:]
+    assert [(m.topic, m.payload, m.retain) for m in msgs if m.topic.endswith(("/0", "/1"))] \
+        == [(f"{prefix}/thermo/temperature/0", b"21.5", True),
+            (f"{prefix}/thermo/temperature/1", b"-4.25", True),
+            (f"{prefix}/thermo/temperature/0", b"22.0", True)], summarize(msgs)
+    # 5701 matches no rule: the default topic, as JSON, not retained.
+    rest = [m for m in msgs if "/data/" in m.topic]
+    assert [(m.topic, m.retain) for m in rest] == [
+        (f"{prefix}/thermo/data/3303/0/5701", False)], summarize(msgs)
+    doc = rest[0].json()
+    assert in_window(doc["ts"], before, after), doc
+    assert doc == default_doc("/3303/0/5701", "Cel", doc["ts"], "Temperature", "Sensor Units")
+    assert len(msgs) == 4, summarize(msgs)
+    # A subscriber that comes later gets the last value of each, and nothing else.
+    held = retained(broker, f"{prefix}/thermo/temperature/#")
+    assert held == {f"{prefix}/thermo/temperature/0": b"22.0",
+                    f"{prefix}/thermo/temperature/1": b"-4.25"}, held
+
+
+def test_value_payload_of_each_type(gateway, mqtt, raw_device, prefix):
+    """The bare value as text: integers and floats as JSON writes them (a float stays a
+    float), booleans true/false, strings as their bytes, opaque as base64, object links
+    "oid:iid", time as integer seconds."""
+    gw = gateway(extra_conf=observe_conf("/3/0") + mappings_conf(
+        '{ path = "/3/0"; topic = "{prefix}/{ep}/dev/{rid}"; payload = "value"; }',
+        '{ path = "/3/0/6"; topic = "{prefix}/{ep}/never"; }'))   # never reached: rule 1 wins
+    device = tlv(0, 0, tlv(3, 0, b"Acme") + tlv(3, 9, bytes([87])) +
+                 tlv(3, 13, (1700000000).to_bytes(4, "big")) +
+                 tlv(2, 6, tlv(1, 0, bytes([1])) + tlv(1, 1, bytes([5]))) +
+                 tlv(3, 10, (-15).to_bytes(2, "big", signed=True)) +
+                 tlv(3, 22, bytes([0, 3, 0, 1])))
+    start_device(raw_device, gw, "values", "</3/0>", {"/3/0": (device, CF_TLV)})
+    mqtt.wait_count(lambda m: "/dev/" in m.topic, 5)
+    mqtt.settle()
+    got = [(m.topic, m.payload, m.retain) for m in mqtt.messages_for("values")[3:]]
+    t = f"{prefix}/values/dev/"
+    # 6 (Available Power Sources) is a multiple resource: each instance is a value of its
+    # own, and both go to the topic of their {rid}.
+    assert got == [(t + "0", b"Acme", False), (t + "9", b"87", False),
+                   (t + "13", b"1700000000", False), (t + "6", b"1", False),
+                   (t + "6", b"5", False), (t + "10", b"-15", False),
+                   (t + "22", b"3:1", False)], got
+
+
+def test_json_payload_on_a_topic_of_its_own(gateway, mqtt, raw_device, prefix):
+    gw = gateway(extra_conf=observe_conf("/3/0/9") + mappings_conf(
+        '{ path = "/3/0/9"; topic = "{prefix}/{ep}/battery"; payload = "json"; }'))
+    before = now_ms()
+    start_device(raw_device, gw, "batt", "</3/0>", {"/3/0/9": (b"64", CF_TEXT)})
+    m = mqtt.wait_for(f"{prefix}/batt/battery")
+    after = now_ms()
+    mqtt.settle()
+    assert m.retain is False
+    doc = m.json()
+    assert in_window(doc.get("ts"), before, after), doc
+    assert doc == default_doc("/3/0/9", 64, doc["ts"], "Device", "Battery Level", "/100")
+    assert len(mqtt.messages_for("batt")) == 4, summarize(mqtt.messages_for("batt"))
+
+
+def test_instance_payload_one_object_per_instance(gateway, mqtt, raw_device, prefix):
+    gw = gateway(extra_conf=observe_conf("/3303") + mappings_conf(
+        '{ path = "/3303"; topic = "{prefix}/{ep}/{object}/{iid}"; payload = "instance"; }'))
+    before = now_ms()
+    d = start_device(raw_device, gw, "inst", "</3303/0>,</3303/1>",
+                     {"/3303": (SENSORS, CF_TLV)})
+    mqtt.wait_count(lambda m: "/temperature/" in m.topic, 2)
+    d.notify("/3303", tlv_instance(1, {5700: -5.0, 5601: -9.5}), CF_TLV, seq=2)
+    mqtt.wait_count(lambda m: "/temperature/" in m.topic, 3)
+    after = now_ms()
+    mqtt.settle()
+    msgs = mqtt.messages_for("inst")[3:]
+    assert [(m.topic, m.retain) for m in msgs] == [
+        (f"{prefix}/inst/temperature/0", False), (f"{prefix}/inst/temperature/1", False),
+        (f"{prefix}/inst/temperature/1", False)], summarize(msgs)
+    docs = [m.json() for m in msgs]
+    for doc in docs:
+        assert in_window(doc.get("ts"), before, after), doc
+    assert docs == [
+        {"path": "/3303/0", "ts": docs[0]["ts"], "object": "Temperature",
+         "values": {"sensor_value": 21.5, "sensor_units": "Cel"}},
+        {"path": "/3303/1", "ts": docs[1]["ts"], "object": "Temperature",
+         "values": {"sensor_value": -4.25}},
+        {"path": "/3303/1", "ts": docs[2]["ts"], "object": "Temperature",
+         "values": {"min_measured_value": -9.5, "sensor_value": -5.0}},
+    ], docs
+    # values in resource id order
+    assert list(docs[2]["values"]) == ["min_measured_value", "sensor_value"]
+
+
+def test_senml_payload(gateway, mqtt, raw_device, prefix):
+    gw = gateway(extra_conf=observe_conf("/3303") + mappings_conf(
+        '{ path = "/3303/*/5700"; topic = "{prefix}/{ep}/senml"; payload = "senml"; }'))
+    d = start_device(raw_device, gw, "sml", "</3303/0>,</3303/1>",
+                     {"/3303": (SENSORS, CF_TLV)})
+    mqtt.wait_count(lambda m: m.topic.endswith("/senml"), 2)
+    # A SenML notification with the device's own times keeps them.
+    d.notify("/3303", json.dumps([
+        {"bn": "/3303/", "bt": 1700000000, "n": "0/5700", "v": 23.5},
+        {"n": "1/5700", "v": -6.0, "t": 0.5}]).encode(), CF_SENML_JSON, seq=2)
+    mqtt.wait_count(lambda m: m.topic.endswith("/senml"), 4)
+    mqtt.settle()
+    msgs = mqtt.messages_for("sml")[3:]
+    # An object notification is split per instance: one array per instance.
+    senml = [m for m in msgs if m.topic == f"{prefix}/sml/senml"]
+    assert len(senml) == 4, summarize(msgs)
+    arrays = [m.json() for m in senml]
+    for a in arrays[:2]:
+        assert len(a) == 1 and isinstance(a[0].get("t"), (int, float)), a
+    assert [{k: v for k, v in a[0].items() if k != "t"} for a in arrays[:2]] == [
+        {"n": "/3303/0/5700", "v": 21.5}, {"n": "/3303/1/5700", "v": -4.25}], arrays
+    assert arrays[2:] == [[{"n": "/3303/0/5700", "v": 23.5, "t": 1700000000}],
+                          [{"n": "/3303/1/5700", "v": -6.0, "t": 1700000000.5}]], arrays
+    # 5701 is not /3303/*/5700: default topic.
+    assert [m.topic for m in msgs if m not in senml] == [f"{prefix}/sml/data/3303/0/5701"]
+
+
+def test_endpoint_glob(gateway, mqtt, raw_device, prefix):
+    gw = gateway(extra_conf=observe_conf("/3303/0/5700") + mappings_conf(
+        '{ path = "/3303"; endpoint = "meter-*"; topic = "{prefix}/meters/{ep}/{rid}"; '
+        'payload = "value"; }'))
+    start_device(raw_device, gw, "meter-17", "</3303/0>", {"/3303/0/5700": (b"1.5", CF_TEXT)})
+    start_device(raw_device, gw, "sensor-17", "</3303/0>",
+                 {"/3303/0/5700": (b"2.5", CF_TEXT)})
+    start_device(raw_device, gw, "my-meter-1", "</3303/0>",
+                 {"/3303/0/5700": (b"3.5", CF_TEXT)})
+    mqtt.wait_for(f"{prefix}/meters/meter-17/5700")
+    mqtt.wait_for(f"{prefix}/sensor-17/data/3303/0/5700")
+    mqtt.wait_for(f"{prefix}/my-meter-1/data/3303/0/5700")
+    mqtt.settle()
+    data = [(m.topic, m.payload if "/meters/" in m.topic else m.json()["value"])
+            for m in mqtt.all() if "/data/" in m.topic or "/meters/" in m.topic]
+    assert sorted(data) == sorted([(f"{prefix}/meters/meter-17/5700", b"1.5"),
+                                   (f"{prefix}/sensor-17/data/3303/0/5700", 2.5),
+                                   (f"{prefix}/my-meter-1/data/3303/0/5700", 3.5)]), data
+
+
+def test_topic_variables(gateway, mqtt, raw_device, broker, prefix):
+    other = Collector(broker, f"{prefix}-x/#")   # a topic outside {prefix}
+    try:
+        check_topic_variables(gateway, mqtt, raw_device, prefix, other)
+    finally:
+        other.close()
+
+
+def check_topic_variables(gateway, mqtt, raw_device, prefix, other):
+    gw = gateway(extra_conf=observe_conf("/3303/0", "/3/0") + mappings_conf(
+        '{ path = "/3303/0/5700"; topic = "{prefix}/{ep}/{object}/{resource}"; '
+        'payload = "value"; }',
+        '{ path = "/3303/*/5701"; topic = "{prefix}-x/{ep}/{oid}/{iid}/{rid}"; '
+        'payload = "value"; }',
+        '{ path = "/3/0/7"; topic = "{prefix}/{ep}/volt/{riid}"; payload = "value"; }',
+        '{ path = "/3/0/6"; topic = "{prefix}/{ep}/{object}/{rid}/{riid}/{resource}"; '
+        'payload = "value"; }'))
+    dev = tlv(0, 0, tlv(2, 6, tlv(1, 0, bytes([1])) + tlv(1, 2, bytes([5]))) +
+              tlv(2, 7, tlv(1, 0, (3800).to_bytes(2, "big")) + tlv(1, 2, (5000).to_bytes(2,
+                                                                                       "big"))))
+    start_device(raw_device, gw, "vars", "</3/0>,</3303/0>",
+                 {"/3303/0": (tlv_instance(0, {5700: 21.5, 5701: "Cel"}), CF_TLV),
+                  "/3/0": (dev, CF_TLV)})
+    topics = {f"{prefix}/vars/temperature/sensor_value": b"21.5",
+              f"{prefix}-x/vars/3303/0/5701": b"Cel",
+              f"{prefix}/vars/volt/0": b"3800", f"{prefix}/vars/volt/2": b"5000",
+              f"{prefix}/vars/device/6/0/available_power_sources": b"1",
+              f"{prefix}/vars/device/6/2/available_power_sources": b"5"}
+    mqtt.wait_count(lambda m: m.topic in topics, len(topics) - 1)
+    other.wait_for(f"{prefix}-x/vars/3303/0/5701")
+    mqtt.settle()
+    got = [(m.topic, m.payload) for m in mqtt.messages_for("vars")[3:] + other.all()]
+    assert sorted(got) == sorted(topics.items()), got
+    assert not [m for m in mqtt.all() if "/data/" in m.topic], summarize(mqtt.all())
+
+
+def test_first_match_wins_and_the_rest_goes_to_the_default_topic(gateway, mqtt, raw_device,
+                                                                  prefix):
+    gw = gateway(extra_conf=observe_conf("/3303") + mappings_conf(
+        '{ path = "/3303/1"; topic = "{prefix}/{ep}/second-sensor/{rid}"; payload = "value"; }',
+        '{ path = "/3303/*/5700"; topic = "{prefix}/{ep}/t/{iid}"; payload = "value"; }',
+        '{ path = "/3303/0/5700"; topic = "{prefix}/{ep}/never"; payload = "value"; }'))
+    before = now_ms()
+    start_device(raw_device, gw, "first", "</3303/0>,</3303/1>",
+                 {"/3303": (SENSORS, CF_TLV)})
+    mqtt.wait_count(lambda m: m.topic.startswith(f"{prefix}/first/") and
+                    m.topic.count("/") >= 3, 3)
+    after = now_ms()
+    mqtt.settle()
+    msgs = mqtt.messages_for("first")[3:]
+    assert [(m.topic, m.payload if "/data/" not in m.topic else None) for m in msgs] == [
+        (f"{prefix}/first/t/0", b"21.5"),
+        (f"{prefix}/first/data/3303/0/5701", None),
+        (f"{prefix}/first/second-sensor/5700", b"-4.25"),
+    ], summarize(msgs)
+    doc = msgs[1].json()
+    assert in_window(doc["ts"], before, after)
+    assert doc == default_doc("/3303/0/5701", "Cel", doc["ts"], "Temperature", "Sensor Units")
