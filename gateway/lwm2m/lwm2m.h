@@ -163,8 +163,9 @@ void server_process(struct server *lw);
  * stays quiet, or -1 for never. */
 int64_t server_next_deadline(struct server *lw);
 
-/* Drops the observations of every registered device and starts the ones the callbacks now
- * ask for (after a reload of the rules). Registrations are not touched. */
+/* Adjusts the observations of every registered device to what the callbacks now ask for
+ * (after a reload of the rules): those still wanted stay, the others are cancelled actively,
+ * new ones start. Registrations are not touched. */
 void server_refresh_observations(struct server *lw);
 
 /* Number of observations established. */

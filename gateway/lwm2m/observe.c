@@ -6,7 +6,6 @@
  * reported, as SPEC section 5 asks. */
 #include "observe.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include <uthash.h>
 
+#include "addr.h"
 #include "codec.h"
 #include "gw.h"
 #include "heap.h"
@@ -23,7 +23,9 @@
 #define SEQ_FRESH_MS (128 * 1000) /* after 128 s any notification is fresh again */
 #define SILENCE_MARGIN_S 30       /* an observation is silent at max(2 pmax, pmax + 30) */
 
-enum op_kind { OP_WRITE_ATTRIBUTES, OP_OBSERVE };
+enum op_kind { OP_WRITE_ATTRIBUTES, OP_OBSERVE, OP_CANCEL };
+
+static const char *const op_names[] = {"write-attributes", "observe", "cancel-observe"};
 
 struct observation {
     uint8_t token[TOKEN_LEN];
@@ -146,17 +148,18 @@ static int transmit(struct observer *o, struct op *op)
 {
     struct reg_entry *e = op->obs->reg;
     coap_session_t *s = e->session;
-    coap_pdu_t *pdu = coap_pdu_init(
-        COAP_MESSAGE_CON, op->kind == OP_OBSERVE ? COAP_REQUEST_CODE_GET : COAP_REQUEST_CODE_PUT,
-        coap_new_message_id(s), coap_session_max_pdu_size(s));
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON,
+                                    op->kind == OP_WRITE_ATTRIBUTES ? COAP_REQUEST_CODE_PUT
+                                                                    : COAP_REQUEST_CODE_GET,
+                                    coap_new_message_id(s), coap_session_max_pdu_size(s));
     if (!pdu)
         return -GW_ERR_IO;
     coap_add_token(pdu, TOKEN_LEN, op->token);
     const struct observe_spec *spec = &op->obs->spec;
-    if (op->kind == OP_OBSERVE) {
+    if (op->kind != OP_WRITE_ATTRIBUTES) {
         uint8_t buf[4];
-        coap_add_option(pdu, COAP_OPTION_OBSERVE,
-                        coap_encode_var_safe(buf, sizeof(buf), COAP_OBSERVE_ESTABLISH), buf);
+        unsigned v = op->kind == OP_OBSERVE ? COAP_OBSERVE_ESTABLISH : COAP_OBSERVE_CANCEL;
+        coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), v), buf);
     }
     add_path(pdu, &spec->path);
     if (op->kind == OP_WRITE_ATTRIBUTES) {
@@ -203,10 +206,10 @@ static int enqueue(struct observer *o, struct observation *obs, enum op_kind kin
         return -GW_ERR_NOMEM;
     op->kind = kind;
     op->obs = obs;
-    if (kind == OP_OBSERVE)
-        memcpy(op->token, obs->token, TOKEN_LEN);
-    else
+    if (kind == OP_WRITE_ATTRIBUTES)
         new_token(o, op->token);
+    else /* Observe and its cancellation carry the observation's token (RFC 7641 3.6) */
+        memcpy(op->token, obs->token, TOKEN_LEN);
     struct reg_entry *e = obs->reg;
     if (e->ops_tail)
         e->ops_tail->next = op;
@@ -345,20 +348,6 @@ void observer_drop(struct observer *o, struct reg_entry *e)
 }
 
 /* ---- answers and notifications ---- */
-
-static void format_peer(const coap_address_t *a, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (a->addr.sa.sa_family == AF_INET) {
-        inet_ntop(AF_INET, &a->addr.sin.sin_addr, host, sizeof(host));
-        snprintf(buf, len, "%s:%u", host, ntohs(a->addr.sin.sin_port));
-    } else if (a->addr.sa.sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, host, sizeof(host));
-        snprintf(buf, len, "[%s]:%u", host, ntohs(a->addr.sin6.sin6_port));
-    } else {
-        snprintf(buf, len, "unknown");
-    }
-}
 
 /* RFC 7641 section 3.4: is notification `seq`, received at `now`, newer than the last? */
 static bool fresh(const struct observation *obs, uint32_t seq, int64_t now)
@@ -513,6 +502,8 @@ coap_response_t observer_response(struct observer *o, coap_session_t *session,
         free(complete(o, op));
         if (kind == OP_OBSERVE)
             on_observe_answer(o, obs, received, now);
+        else if (kind == OP_CANCEL)
+            forget(o, obs);
         else if (COAP_RESPONSE_CLASS(coap_pdu_get_code(received)) != 2)
             log_warn("write-attributes-refused ep=%s code=%d.%02d", obs->reg->r.ep,
                      COAP_RESPONSE_CLASS(coap_pdu_get_code(received)),
@@ -522,7 +513,7 @@ coap_response_t observer_response(struct observer *o, coap_session_t *session,
 
     struct observation *obs = NULL;
     HASH_FIND(hh, o->by_token, token.s, TOKEN_LEN, obs);
-    format_peer(coap_session_get_addr_remote(session), peer, sizeof(peer));
+    addr_format(coap_session_get_addr_remote(session), peer, sizeof(peer));
     if (!obs || !obs->established || strcmp(peer, obs->reg->r.address) != 0) {
         log_debug("notification-unknown address=%s reason=\"no such observation: reset\"", peer);
         return COAP_RESPONSE_FAIL;
@@ -544,12 +535,63 @@ void observer_nack(struct observer *o, const coap_pdu_t *sent, coap_nack_reason_
         return;
     struct observation *obs = op->obs;
     enum op_kind kind = op->kind;
-    log_warn("request-unanswered ep=%s op=%s path=%s reason=%s", obs->reg->r.ep,
-             kind == OP_OBSERVE ? "observe" : "write-attributes", path_text(&obs->spec.path, path),
-             reason == COAP_NACK_RST ? "reset" : "timeout");
+    log_warn("request-unanswered ep=%s op=%s path=%s reason=%s", obs->reg->r.ep, op_names[kind],
+             path_text(&obs->spec.path, path), reason == COAP_NACK_RST ? "reset" : "timeout");
     free(complete(o, op));
-    if (kind == OP_OBSERVE)
+    if (kind != OP_WRITE_ATTRIBUTES)
         forget(o, obs);
+}
+
+static bool same_spec(const struct observe_spec *a, const struct observe_spec *b)
+{
+    return a->path.depth == b->path.depth &&
+           memcmp(a->path.id, b->path.id, a->path.depth * sizeof(a->path.id[0])) == 0 &&
+           a->pmin == b->pmin && a->pmax == b->pmax && a->has_gt == b->has_gt &&
+           a->has_lt == b->has_lt && a->has_st == b->has_st && (!a->has_gt || a->gt == b->gt) &&
+           (!a->has_lt || a->lt == b->lt) && (!a->has_st || a->st == b->st);
+}
+
+void observer_refresh(struct observer *o, struct reg_entry *e)
+{
+    struct observe_spec specs[GW_OBSERVE_MAX];
+    bool kept[GW_OBSERVE_MAX] = {false};
+    char path[32];
+    size_t n =
+        o->cb->observations ? o->cb->observations(o->cb_ctx, &e->r, specs, GW_OBSERVE_MAX) : 0;
+    if (n > GW_OBSERVE_MAX)
+        n = GW_OBSERVE_MAX;
+    /* Observations the new rules still want stay as they are; the others are cancelled
+     * actively (GET with Observe=1, RFC 7641 section 3.6). */
+    for (struct observation *obs = e->observations, *next; obs; obs = next) {
+        next = obs->next;
+        size_t i = 0;
+        while (i < n && (kept[i] || !same_spec(&obs->spec, &specs[i])))
+            i++;
+        if (i < n) {
+            kept[i] = true;
+            continue;
+        }
+        if (obs->established) {
+            drop_ops_of(o, obs);
+            heap_remove(&o->watchdogs, &obs->watchdog);
+            log_info("observe-cancel ep=%s path=%s", e->r.ep, path_text(&obs->spec.path, path));
+            if (enqueue(o, obs, OP_CANCEL) == GW_OK)
+                continue;
+        }
+        forget(o, obs);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (kept[i])
+            continue;
+        struct observation *obs = add_observation(o, e, &specs[i]);
+        if (!obs || (has_attributes(&specs[i]) && enqueue(o, obs, OP_WRITE_ATTRIBUTES) < 0) ||
+            enqueue(o, obs, OP_OBSERVE) < 0) {
+            log_error("observe-failed ep=%s path=%s reason=\"out of memory\"", e->r.ep,
+                      path_text(&specs[i].path, path));
+            break;
+        }
+    }
+    pump(o, e);
 }
 
 void observer_timeout(struct observer *o, int64_t now_ms)

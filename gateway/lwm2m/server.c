@@ -6,7 +6,6 @@
  * (LwM2M) instead of libcoap's default 2.02. */
 #include "lwm2m.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include <coap3/coap.h>
 
+#include "addr.h"
 #include "dedup.h"
 #include "observe.h"
 #include "gw.h"
@@ -42,23 +42,6 @@ struct server {
 };
 
 /* ---- small helpers ---- */
-
-static void format_address(const coap_address_t *a, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
-    if (a->addr.sa.sa_family == AF_INET) {
-        inet_ntop(AF_INET, &a->addr.sin.sin_addr, host, sizeof(host));
-        port = ntohs(a->addr.sin.sin_port);
-        snprintf(buf, len, "%s:%u", host, port);
-    } else if (a->addr.sa.sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, host, sizeof(host));
-        port = ntohs(a->addr.sin6.sin6_port);
-        snprintf(buf, len, "[%s]:%u", host, port);
-    } else {
-        snprintf(buf, len, "unknown");
-    }
-}
 
 /* Sets the code and, for an error, a diagnostic payload (RFC 7252 5.5.2) the device can log. */
 static void answer(coap_pdu_t *response, coap_pdu_code_t code, const char *diagnostic)
@@ -215,7 +198,7 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
     bool present;
     coap_pdu_code_t code = COAP_RESPONSE_CODE_BAD_REQUEST;
 
-    format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
     int nq = read_options(request, COAP_OPTION_URI_QUERY, query, MAX_QUERY_OPTIONS);
     if (nq < 0) {
         snprintf(err, sizeof(err), "query: more than %d parameters", MAX_QUERY_OPTIONS);
@@ -309,7 +292,7 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
     unsigned changed = 0;
     coap_pdu_code_t code = COAP_RESPONSE_CODE_BAD_REQUEST;
 
-    format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
     int nq = read_options(request, COAP_OPTION_URI_QUERY, query, MAX_QUERY_OPTIONS);
     if (nq < 0) {
         snprintf(err, sizeof(err), "query: more than %d parameters", MAX_QUERY_OPTIONS);
@@ -417,7 +400,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
             dedup_find(lw->dedup, &remote->addr, remote->size, mid, gw_now_mono_ms());
         if (seen) {
             replay(seen, response);
-            format_address(remote, addr, sizeof(addr));
+            addr_format(remote, addr, sizeof(addr));
             log_debug("duplicate address=%s mid=%u reason=\"retransmission, answered again\"", addr,
                       mid);
             return;
@@ -470,7 +453,7 @@ static void handle_send(struct server *lw, coap_session_t *session, const coap_p
                         coap_pdu_t *response)
 {
     char addr[64], err[200];
-    format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
     struct reg_entry *e = registry_by_address(lw->registry, addr);
     if (!e) {
         log_warn("send-rejected address=%s code=4.03 reason=\"not registered\"", addr);
@@ -539,7 +522,7 @@ static void dispatch(struct server *lw, coap_session_t *session, const coap_pdu_
             }
         }
         /* An unknown location: the device must register again (LwM2M: 4.04). */
-        format_address(coap_session_get_addr_remote(session), addr, sizeof(addr));
+        addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
         log_warn("unknown-location address=%s path=/%.*s%s%.*s code=4.04", addr, (int)path[0].len,
                  path[0].s, n > 1 ? "/" : "", n > 1 ? (int)path[1].len : 0, n > 1 ? path[1].s : "");
         answer(response, COAP_RESPONSE_CODE_NOT_FOUND, "unknown registration: register again");
@@ -716,8 +699,8 @@ void server_process(struct server *lw)
 static void refresh_one(struct reg_entry *e, void *arg)
 {
     struct server *lw = arg;
-    observer_drop(lw->observer, e);
-    observer_start(lw->observer, e);
+    if (!e->start_observing) /* else its observations start anyway, under the new rules */
+        observer_refresh(lw->observer, e);
 }
 
 void server_refresh_observations(struct server *lw)

@@ -75,8 +75,8 @@ def test_value_payload_retained_for_a_late_subscriber(gateway, mqtt, raw_device,
 
 def test_value_payload_of_each_type(gateway, mqtt, raw_device, prefix):
     """The bare value as text: integers and floats as JSON writes them (a float stays a
-    float), booleans true/false, strings as their bytes, opaque as base64, object links
-    "oid:iid", time as integer seconds."""
+    float), booleans true/false, strings as their bytes, object links "oid:iid", time as
+    integer seconds (opaque: see the unknown object below)."""
     gw = gateway(extra_conf=observe_conf("/3/0") + mappings_conf(
         '{ path = "/3/0"; topic = "{prefix}/{ep}/dev/{rid}"; payload = "value"; }',
         '{ path = "/3/0/6"; topic = "{prefix}/{ep}/never"; }'))   # never reached: rule 1 wins
@@ -248,3 +248,107 @@ def test_first_match_wins_and_the_rest_goes_to_the_default_topic(gateway, mqtt, 
     doc = msgs[1].json()
     assert in_window(doc["ts"], before, after)
     assert doc == default_doc("/3303/0/5701", "Cel", doc["ts"], "Temperature", "Sensor Units")
+
+
+def test_an_unknown_object_goes_by_ids_and_opaque_values(gateway, mqtt, raw_device, prefix):
+    """SPEC 5: objects the model does not know are published with their paths; TLV values
+    are opaque (base64), SenML ones keep their SenML type; {object} and {resource} fall back
+    to the ids."""
+    gw = gateway(extra_conf=observe_conf("/32769/0", "/32770/0") + mappings_conf(
+        '{ path = "/32769/0/2"; topic = "{prefix}/{ep}/{object}/{resource}"; '
+        'payload = "value"; }'))
+    before = now_ms()
+    senml = [{"bn": "/32770/0/", "n": "1", "vs": "on"}, {"n": "2", "v": 7.5},
+             {"n": "3", "vb": True}]
+    start_device(raw_device, gw, "exotic", "</32769/0>,</32770/0>",
+                 {"/32769/0": (tlv(0, 0, tlv(3, 1, b"\x00\xffhi") + tlv(3, 2, b"\x01\x02\x03")),
+                               CF_TLV),
+                  "/32770/0": (json.dumps(senml).encode(), CF_SENML_JSON)})
+    mqtt.wait_count(lambda m: "/exotic/" in m.topic and "/32" in m.topic, 5)
+    after = now_ms()
+    mqtt.settle()
+    msgs = mqtt.messages_for("exotic")[3:]
+    assert [m.topic for m in msgs] == [
+        f"{prefix}/exotic/data/32769/0/1", f"{prefix}/exotic/32769/2",
+        f"{prefix}/exotic/data/32770/0/1", f"{prefix}/exotic/data/32770/0/2",
+        f"{prefix}/exotic/data/32770/0/3"], summarize(msgs)
+    assert msgs[1].payload == b"AQID"
+    docs = [m.json() for i, m in enumerate(msgs) if i != 1]
+    for doc in docs:
+        assert in_window(doc.get("ts"), before, after), doc
+    assert docs == [
+        {"path": "/32769/0/1", "value": "AP9oaQ==", "ts": docs[0]["ts"]},
+        {"path": "/32770/0/1", "value": "on", "ts": docs[1]["ts"]},
+        {"path": "/32770/0/2", "value": 7.5, "ts": docs[2]["ts"]},
+        {"path": "/32770/0/3", "value": True, "ts": docs[3]["ts"]},
+    ], docs
+
+
+def test_every_payload_kind_from_a_devsim_device(gateway, mqtt, devsim, broker, prefix):
+    """Values that change in devsim (two changes a second, notified at once), each kind on
+    its own part of the device: the battery as a retained bare value, Sensor Value 0 as JSON,
+    the rest of instance 0 as "instance", instance 1 as "senml"."""
+    gw = gateway(extra_conf=observe_conf("/3303", "/3/0/9") + mappings_conf(
+        '{ path = "/3/0/9"; topic = "{prefix}/{ep}/battery"; payload = "value"; '
+        'retain = true; }',
+        '{ path = "/3303/0/5700"; topic = "{prefix}/{ep}/{object}/{resource}"; '
+        'payload = "json"; }',
+        '{ path = "/3303/0"; topic = "{prefix}/{ep}/{object}/{iid}"; payload = "instance"; }',
+        '{ path = "/3303/1"; topic = "{prefix}/{ep}/senml/{iid}"; payload = "senml"; }'))
+    before = now_ms()
+    r = devsim(gw.server, "register", "serve:1.3", "deregister", ep="kinds", rate=2,
+               objects="</3/0>,</3303/0>,</3303/1>", trace=True)
+    after = now_ms()
+    assert r.rc == 0, r
+    mqtt.wait_for(f"{prefix}/kinds/event", lambda m: m.json()["event"] == "deregistered")
+    mqtt.settle()
+    # the answer to each Observe, then each notification
+    sensor_rounds = 1 + len([t for t in r.trace("notify") if t["path"] == "/3303"])
+    battery_rounds = 1 + len([t for t in r.trace("notify") if t["path"] == "/3/0/9"])
+    assert sensor_rounds >= 3 and battery_rounds >= 3, r
+    msgs = mqtt.messages_for("kinds")[3:-3]
+    t = f"{prefix}/kinds/"
+    by_topic = {}
+    for m in msgs:
+        by_topic.setdefault(m.topic[len(t):], []).append(m)
+    assert sorted(by_topic) == ["battery", "senml/1", "temperature/0",
+                                "temperature/sensor_value"], summarize(msgs)
+    assert len(by_topic["battery"]) == battery_rounds, summarize(msgs)
+    for topic in ("senml/1", "temperature/0", "temperature/sensor_value"):
+        assert len(by_topic[topic]) == sensor_rounds, (topic, summarize(msgs))
+    # value: the battery drains, retained
+    levels = [int(m.payload) for m in by_topic["battery"]]
+    assert all(m.retain for m in by_topic["battery"]), by_topic["battery"]
+    assert [str(v).encode() for v in levels] == [m.payload for m in by_topic["battery"]]
+    assert all(b == a - 1 for a, b in zip(levels, levels[1:])), levels
+    # json, instance, senml: one of each per notification, in that order, the values of one
+    # instant
+    walked = []
+    for j, (js, inst, sml) in enumerate(zip(by_topic["temperature/sensor_value"],
+                                            by_topic["temperature/0"], by_topic["senml/1"])):
+        assert not (js.retain or inst.retain or sml.retain)
+        doc = js.json()
+        assert in_window(doc.get("ts"), before, after), doc
+        assert doc == default_doc("/3303/0/5700", doc["value"], doc["ts"], "Temperature",
+                                  "Sensor Value"), doc
+        value = doc["value"]
+        walked.append(value)
+        idoc = inst.json()
+        assert idoc["ts"] == doc["ts"], (idoc, doc)
+        assert idoc == {"path": "/3303/0", "ts": doc["ts"], "object": "Temperature",
+                        "values": {"min_measured_value": idoc["values"]["min_measured_value"],
+                                   "max_measured_value": idoc["values"]["max_measured_value"],
+                                   "sensor_units": "Cel"}}, idoc
+        lo, hi = idoc["values"]["min_measured_value"], idoc["values"]["max_measured_value"]
+        assert isinstance(lo, float) and isinstance(hi, float) and lo <= value <= hi, idoc
+        arr = sml.json()
+        assert [rec["n"] for rec in arr] == [f"/3303/1/{rid}" for rid in
+                                             (5601, 5602, 5700, 5701)], arr
+        assert {rec["t"] for rec in arr} == {doc["ts"] / 1000}, (arr, doc)
+        assert arr[3] == {"n": "/3303/1/5701", "vs": "Cel", "t": doc["ts"] / 1000}, arr
+        lo1, hi1, v1 = (rec["v"] for rec in arr[:3])
+        assert lo1 <= v1 <= hi1 and set(arr[0]) == {"n", "v", "t"}, arr
+    assert len(set(walked)) == len(walked), walked    # it changed every time
+    # a late subscriber gets the last battery level only
+    held = retained(broker, f"{prefix}/kinds/#")
+    assert held.get(f"{prefix}/kinds/battery") == str(levels[-1]).encode(), held

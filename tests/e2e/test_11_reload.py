@@ -75,9 +75,10 @@ def test_reload_moves_the_values_to_the_new_topic(gateway, mqtt, devsim, prefix)
     # Other resources: the default topic, before and after.
     defaults = {m.topic for m in mqtt.messages_for("mover") if "/data/" in m.topic}
     assert defaults == {f"{prefix}/mover/data/3303/0/{rid}" for rid in (5601, 5602, 5701)}
-    # The new observe rules were applied: the device was asked again (same rule here).
-    gets = [(t["method"], t["path"], t.get("query")) for t in r.trace("request")]
-    assert gets == [("PUT", "/3303", "pmax=1"), ("GET", "/3303", None)] * 2, r
+    # The same observe rule before and after: observed once at least, never anything else.
+    asked = [(t["method"], t["path"], t.get("query")) for t in r.trace("request")]
+    assert asked[:2] == [("PUT", "/3303", "pmax=1"), ("GET", "/3303", None)], r
+    assert set(asked) <= {("PUT", "/3303", "pmax=1"), ("GET", "/3303", None)}, r
 
 
 def test_reload_stops_a_removed_observation_and_starts_a_new_one(gateway, mqtt, devsim,
@@ -104,17 +105,36 @@ def test_reload_stops_a_removed_observation_and_starts_a_new_one(gateway, mqtt, 
     levels = [m.json()["value"] for m in battery]
     assert all(b < a for a, b in zip(levels, levels[1:])), levels
     assert lifecycle(mqtt, "switch") == ["status", "registration", "event"] * 2
-    # devsim: Write-Attributes and Observe of /3303, then (the reload) Observe of /3/0/9
-    # alone; nothing cancelled actively: its next /3303 notification was reset.
-    assert [(t["method"], t["path"]) for t in r.trace("request")] == [
-        ("PUT", "/3303"), ("GET", "/3303"), ("GET", "/3/0/9")], r
-    address = mqtt.on(f"{prefix}/switch/registration")[0].json()["address"]
-    assert gw.log_lines(rf" notification-unknown address={re.escape(address)} "), gw.log()
+    # devsim: Write-Attributes and Observe of /3303, then (the reload) Observe of /3/0/9,
+    # and /3303 never observed again.
+    asked = [(t["method"], t["path"], t.get("observe")) for t in r.trace("request")]
+    assert asked[:2] == [("PUT", "/3303", None), ("GET", "/3303", 0)], r
+    assert ("GET", "/3/0/9", 0) in asked[2:], r
+    assert [a for a in asked[2:] if a[1] == "/3303" and a[2] != 1] == [], r
+
+
+@pytest.mark.xfail(strict=True, reason="gateway bug: a reload that removes an observation "
+                   "drops it without a GET Observe=1 (issue 4 point 1: cancel actively); "
+                   "the device learns it only from the RST to its next notification")
+def test_reload_cancels_a_removed_observation_actively(gateway, mqtt, devsim, prefix):
+    before_rules = 'observe = ( { path = "/3303"; pmax = 1; }, { path = "/3/0/9"; } );\n'
+    after_rules = 'observe = ( { path = "/3/0/9"; } );\n'
+    gw = gateway(extra_conf=before_rules)
+    sim = devsim.start(gw.server, "register", "serve:1.5", "deregister", ep="cancel", rate=0,
+                       trace=True)
+    mqtt.wait_for(f"{prefix}/cancel/data/3/0/9")
+    rewrite(gw, before_rules, after_rules)
+    reload(gw)
+    r = sim.wait()
+    assert r.rc == 0, r
+    asked = [(t["method"], t["path"], t.get("observe")) for t in r.trace("request")]
+    assert ("GET", "/3303", 1) in asked, asked
 
 
 def test_reload_observes_again_under_new_tokens(gateway, mqtt, raw_device, prefix):
-    """By hand: after the reload the old token is no one's (RST), the new one carries the
-    values, published by the new rules."""
+    """By hand: a changed observe rule (pmax 1 -> 2) is observed again with its new
+    attributes; after the reload the old token is no one's (RST), the new one carries the
+    values, published by the new mappings."""
     gw = gateway(extra_conf=OLD)
     d = raw_device(gw.port, "tokens")
     d.register("</3303/0>")
@@ -122,13 +142,15 @@ def test_reload_observes_again_under_new_tokens(gateway, mqtt, raw_device, prefi
     d.serve(answers, until=lambda: bool(d.tokens))
     old_token = d.tokens["/3303"]
     mqtt.wait_for(f"{prefix}/tokens/old/0")
-    rewrite(gw, OLD, NEW)
+    rewrite(gw, OLD, NEW.replace("pmax = 1", "pmax = 2"))
     reload(gw)
     d.tokens.clear()
     answers = {"/3303": (tlv_instance(0, {5700: 21.5}), CF_TLV)}
     d.serve(answers, until=lambda: bool(d.tokens))
     assert d.tokens["/3303"] != old_token
-    assert [q[:2] for q in d.requests] == [("0.03", "/3303"), ("0.01", "/3303")] * 2
+    assert d.requests == [("0.03", "/3303", ["pmax=1"], None), ("0.01", "/3303", [], 0),
+                          ("0.03", "/3303", ["pmax=2"], None), ("0.01", "/3303", [], 0)], \
+        d.requests
     r = d.notify("/3303", tlv_instance(0, {5700: 99.0}), CF_TLV, seq=5, confirmable=True,
                  token=old_token)
     assert r is not None and r.mtype == COAP_RST, r
