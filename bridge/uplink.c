@@ -67,14 +67,14 @@ static size_t cb_observations(void *ctx, const struct registration *reg, struct 
 }
 
 static void cb_values(void *ctx, const struct registration *reg, const struct data_path *path,
-                      const struct data_records *records)
+                      const struct data_records *records, int64_t received_at)
 {
     struct bridge *b = ctx;
     (void)path;
     if (!b->rules)
         return;
     publications_reset(&b->pubs);
-    int rc = mappings_render(b->rules, b->model, reg->ep, records, gw_now_wall_ms(), &b->pubs);
+    int rc = mappings_render(b->rules, b->model, reg->ep, records, received_at, &b->pubs);
     if (rc < 0)
         log_warn("values-dropped ep=%s records=%zu reason=\"%s\"", reg->ep, records->n,
                  gw_strerror(rc));

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw.h"
+
 /* Grows the buffer to at least `need` bytes, doubling. Returns the new bytes or NULL. */
 static char *grow(struct outbuf *o, size_t need)
 {
@@ -93,33 +95,6 @@ void outbuf_double(struct outbuf *o, double d)
         outbuf_put(o, ".0", 2);
 }
 
-/* Length of the UTF-8 sequence at p[0..n) (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF), or 0 when there is none. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t len;
-    uint32_t min, cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80, cp = c & 0x1fu;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800, cp = c & 0x0fu;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000, cp = c & 0x07u;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
-}
-
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
 /* Writes `n` bytes as a quoted JSON string: quotes, backslashes and control characters
@@ -131,7 +106,10 @@ void outbuf_json_string(struct outbuf *o, const uint8_t *p, size_t n)
     outbuf_put(o, "\"", 1);
     for (size_t i = 0; i < n;) {
         uint8_t c = p[i];
-        size_t l = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(p + i, n - i) : 0;
+        /* ASCII is judged here: a call per byte made JSON strings slower (measured) */
+        size_t l = c < 0x20 || c == '"' || c == '\\' ? 0
+                   : c < 0x80                        ? 1
+                                                     : gw_utf8_next(p + i, n - i, NULL);
         if (l) {
             i += l;
             run += l;
@@ -261,20 +239,11 @@ void outbuf_value(struct outbuf *o, const struct data_value *v, bool json)
     }
 }
 
-bool outbuf_utf8_valid(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0, l; i < n; i += l) {
-        if (!(l = utf8_len(p + i, n - i)))
-            return false;
-    }
-    return true;
-}
-
 size_t outbuf_utf8_fix(const uint8_t *p, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_len(p + i, n - i);
+        size_t l = gw_utf8_next(p + i, n - i, NULL);
         if (l) {
             memcpy(out + o, p + i, l);
             o += l;

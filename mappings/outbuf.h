@@ -49,11 +49,8 @@ void outbuf_path(struct outbuf *o, const struct data_path *p, uint8_t depth);
  * value and non-finite floats as nothing). */
 void outbuf_value(struct outbuf *o, const struct data_value *v, bool json);
 
-/* True when the `n` bytes at `p` are valid UTF-8. */
-bool outbuf_utf8_valid(const uint8_t *p, size_t n);
-
 /* Copies `n` bytes into `out` (room for 3 * n) with each byte that is not part of valid UTF-8
- * as U+FFFD; returns the length written. */
+ * (gw_utf8_next) as U+FFFD; returns the length written. */
 size_t outbuf_utf8_fix(const uint8_t *p, size_t n, char *out);
 
 /* Frees the bytes and zeroes `o`. */

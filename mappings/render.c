@@ -439,7 +439,7 @@ static int put_senml_payload(struct render *r, const struct item *items, size_t 
         if (v.type == GW_TYPE_FLOAT && !isfinite(v.v.f))
             v.type = GW_TYPE_NONE; /* no JSON form */
         if ((v.type == GW_TYPE_STRING || v.type == GW_TYPE_CORELNK) &&
-            !outbuf_utf8_valid(v.v.bytes.p, v.v.bytes.len)) {
+            !gw_utf8_valid(v.v.bytes.p, v.v.bytes.len)) {
             char *fixed = reserve(b->text, &b->text_cap, 3 * v.v.bytes.len, 1);
             if (!fixed)
                 return -GW_ERR_NOMEM;

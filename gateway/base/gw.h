@@ -1,10 +1,11 @@
-/* gw.h - the two things every module of the gateway shares: one error enum and the logger.
- * This is the bottom of the module stack (base <- lwm2m <- mappings <- bridge <- main), so it
- * depends on nothing but libc. */
+/* gw.h - what every module of the gateway shares: one error enum, the logger, the clocks and
+ * the UTF-8 validator. This is the bottom of the module stack (base <- lwm2m <- mappings <-
+ * bridge <- main), so it depends on nothing but libc. */
 #ifndef GW_H
 #define GW_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,15 @@ void log_write(enum gw_log_level level, const char *fmt, ...) __attribute__((for
 /* Milliseconds on CLOCK_MONOTONIC (for deadlines) and since the epoch (for `ts` fields). */
 int64_t gw_now_mono_ms(void);
 int64_t gw_now_wall_ms(void);
+
+/* Returns the length (1 to 4) of the well-formed UTF-8 sequence at the start of p[0..n), or 0
+ * when there is none: n is 0, or the bytes are a stray continuation byte, a truncated sequence,
+ * an overlong form, a surrogate (U+D800..U+DFFF) or a code point past U+10FFFF (RFC 3629).
+ * On success stores the code point in *cp when `cp` is not NULL; on failure leaves it alone. */
+size_t gw_utf8_next(const uint8_t *p, size_t n, uint32_t *cp);
+
+/* True when all `n` bytes at `p` are well-formed UTF-8 (gw_utf8_next); true for n == 0. */
+bool gw_utf8_valid(const uint8_t *p, size_t n);
 
 #define GW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define GW_STRINGIFY_(x) #x

@@ -1,6 +1,6 @@
 /* cborval.h - private to gateway/lwm2m: what the two CBOR codecs (senml_cbor.c, rawcbor.c)
  * share. A bounded writer over libcbor's buffer encoders that turns "does not fit" into one
- * flag, the smallest exact float encoding, UTF-8 and "oid:iid" checks, and the typing of a
+ * flag, the smallest exact float encoding, the "oid:iid" check, and the typing of a
  * CBOR number by the object model. Static inline so that neither codec depends on the other. */
 #ifndef CBORVAL_H
 #define CBORVAL_H
@@ -170,42 +170,6 @@ static inline void cborval_put_objlnk(struct cborval_out *o, uint16_t oid, uint1
             t[n++] = ':';
     }
     cborval_put_text(o, t, n);
-}
-
-/* True when `p` is well-formed UTF-8 (no overlong forms, surrogates or code points past
- * U+10FFFF), as RFC 8949 requires of a text string. */
-static inline bool cborval_utf8_ok(const uint8_t *p, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i - 1 < n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
 }
 
 /* Parses "oid:iid" (each 0..65535, decimal digits only). Returns GW_OK or -GW_ERR_INVALID. */

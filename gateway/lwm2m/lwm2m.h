@@ -135,9 +135,11 @@ struct server_callbacks {
     size_t (*observations)(void *ctx, const struct registration *reg, struct observe_spec *out,
                            size_t cap);
     /* Values arrived from `reg`: a notification of `path` (split per object instance when an
-     * object was observed), or a Send (`path` is "/"). `records` lives for the call only. */
+     * object was observed), or a Send (`path` is "/"), received at `received_at` (ms since
+     * the epoch, the same for every instance of one datagram). `records` lives for the call
+     * only. */
     void (*on_values)(void *ctx, const struct registration *reg, const struct data_path *path,
-                      const struct data_records *records);
+                      const struct data_records *records, int64_t received_at);
 };
 
 struct server;

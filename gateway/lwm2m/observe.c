@@ -256,7 +256,8 @@ static void drop_ops_of(struct observer *o, struct observation *obs)
     }
 }
 
-static void forget(struct observer *o, struct observation *obs)
+/* Frees `obs` and every request serving it, without sending anything. */
+static void forget_quiet(struct observer *o, struct observation *obs)
 {
     struct reg_entry *e = obs->reg;
     drop_ops_of(o, obs);
@@ -271,6 +272,12 @@ static void forget(struct observer *o, struct observation *obs)
     if (obs->established)
         o->established--;
     free(obs);
+}
+
+static void forget(struct observer *o, struct observation *obs)
+{
+    struct reg_entry *e = obs->reg;
+    forget_quiet(o, obs);
     pump(o, e);
 }
 
@@ -368,23 +375,25 @@ static enum codec_format payload_format(const coap_pdu_t *pdu, const struct data
     return path->depth >= 3 ? GW_FMT_TEXT : GW_FMT_TLV;
 }
 
-static void report(struct observer *o, struct observation *obs, const struct data_records *r)
+static void report(struct observer *o, struct observation *obs, const struct data_records *r,
+                   int64_t received_at)
 {
     if (o->cb->on_values)
-        o->cb->on_values(o->cb_ctx, &obs->reg->r, &obs->spec.path, r);
+        o->cb->on_values(o->cb_ctx, &obs->reg->r, &obs->spec.path, r, received_at);
 }
 
 /* An object notification carries every instance: each is reported on its own. */
 static void report_split(struct observer *o, struct observation *obs)
 {
     const struct data_records *all = &o->records;
+    int64_t received_at = gw_now_wall_ms(); /* one time for every instance of the datagram */
     if (obs->spec.path.depth != 1) {
-        report(o, obs, all);
+        report(o, obs, all, received_at);
         return;
     }
     uint8_t *done = calloc(all->n ? all->n : 1, 1);
     if (!done) {
-        report(o, obs, all);
+        report(o, obs, all, received_at);
         return;
     }
     for (size_t i = 0; i < all->n; i++) {
@@ -399,7 +408,7 @@ static void report_split(struct observer *o, struct observation *obs)
             done[j] = 1;
             data_records_add(&o->split, &rec->path, &rec->value, rec->has_time, rec->time);
         }
-        report(o, obs, &o->split);
+        report(o, obs, &o->split, received_at);
     }
     free(done);
 }

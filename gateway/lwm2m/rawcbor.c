@@ -77,7 +77,7 @@ static int item_value(const struct cborval_item *it, enum data_type want, struct
         cborval_type_number(v, want);
         return GW_OK;
     case CBORVAL_TEXT:
-        if (!cborval_utf8_ok(it->p, it->len))
+        if (!gw_utf8_valid(it->p, it->len))
             return gw_fail(-GW_ERR_INVALID, err, errlen, "text string is not valid UTF-8");
         if (want == GW_TYPE_OBJLNK) {
             if (cborval_objlnk_parse(it->p, it->len, v) < 0)
@@ -216,7 +216,7 @@ int rawcbor_encode(const struct data_records *in, const struct codec_ctx *ctx, u
         break;
     case GW_TYPE_STRING:
     case GW_TYPE_CORELNK:
-        if (!cborval_utf8_ok(v->v.bytes.p, v->v.bytes.len))
+        if (!gw_utf8_valid(v->v.bytes.p, v->v.bytes.len))
             return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: text is not valid UTF-8", p);
         cborval_put_text(&o, v->v.bytes.p, v->v.bytes.len);
         break;

@@ -56,37 +56,6 @@ static int param_of(const char *name, size_t len, enum rd_kind kind)
     return -1;
 }
 
-/* Decodes one UTF-8 sequence of `s` (at most `len` bytes) into `*cp`. Returns its length, or 0
- * when it is malformed: truncated, overlong, a surrogate, or beyond U+10FFFF. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    size_t n;
-    uint32_t v, min;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    } else if ((s[0] & 0xe0) == 0xc0) {
-        n = 2, v = s[0] & 0x1fu, min = 0x80;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        n = 3, v = s[0] & 0x0fu, min = 0x800;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        n = 4, v = s[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3fu);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
-
 static int take_ep(const char *v, size_t len, struct rd_params *out, char *err, size_t errlen)
 {
     if (len == 0)
@@ -96,7 +65,7 @@ static int take_ep(const char *v, size_t len, struct rd_params *out, char *err, 
     const unsigned char *s = (const unsigned char *)v;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_next(s + i, len - i, &cp);
+        size_t n = gw_utf8_next(s + i, len - i, &cp);
         if (n == 0)
             return gw_fail(-GW_ERR_INVALID, err, errlen, "'ep' is not valid UTF-8");
         /* C0 and C1 controls, DEL, and the MQTT topic separator and wildcards. */

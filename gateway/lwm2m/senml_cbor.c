@@ -371,7 +371,7 @@ static void on_value(struct decoder *d, const struct cborval_item *it)
     case L_VLO:
         if (it->kind != CBORVAL_TEXT)
             want = "a text string";
-        else if (!cborval_utf8_ok(it->p, it->len))
+        else if (!gw_utf8_valid(it->p, it->len))
             want = "valid UTF-8";
         else if (l == L_BN) {
             d->bn = it->p;
@@ -601,7 +601,7 @@ static int check_records(const struct data_records *in, const struct codec_ctx *
             break;
         case GW_TYPE_STRING:
         case GW_TYPE_CORELNK:
-            if (!cborval_utf8_ok(v->v.bytes.p, v->v.bytes.len))
+            if (!gw_utf8_valid(v->v.bytes.p, v->v.bytes.len))
                 return gw_fail(-GW_ERR_INVALID, err, errlen,
                                "record %zu (%s): text is not valid UTF-8", i, p);
             break;

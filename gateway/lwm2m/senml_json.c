@@ -308,36 +308,6 @@ void senml_json_puts(struct senml_json_out *o, const char *s)
     senml_json_put(o, s, strlen(s));
 }
 
-/* Length of the UTF-8 sequence at p[0..n) (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF), or 0 when it is not one. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t len;
-    uint32_t min, cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, min = 0x80, cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, min = 0x800, cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 int senml_json_put_string(struct senml_json_out *o, const uint8_t *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -346,7 +316,8 @@ int senml_json_put_string(struct senml_json_out *o, const uint8_t *p, size_t n)
     for (size_t i = 0; i < n;) {
         uint8_t c = p[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
-            size_t l = utf8_len(p + i, n - i);
+            /* ASCII is judged here: a call per byte made JSON strings slower (measured) */
+            size_t l = c < 0x80 ? 1 : gw_utf8_next(p + i, n - i, NULL);
             if (!l)
                 return -GW_ERR_INVALID;
             i += l;

@@ -484,7 +484,7 @@ static void handle_send(struct server *lw, coap_session_t *session, const coap_p
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
     log_debug("send ep=%s records=%zu", e->r.ep, lw->sent.n);
     if (lw->cb.on_values)
-        lw->cb.on_values(lw->cb_ctx, &e->r, &ctx.base, &lw->sent);
+        lw->cb.on_values(lw->cb_ctx, &e->r, &ctx.base, &lw->sent, gw_now_wall_ms());
 }
 
 static void dispatch(struct server *lw, coap_session_t *session, const coap_pdu_t *request,

@@ -1007,6 +1007,7 @@ class RawDevice:
         self.location: Optional[str] = None
         self.tokens: dict = {}      # path -> the token of the gateway's Observe
         self.requests: List[tuple] = []
+        self.request_tokens: List[bytes] = []   # the token of each of `requests`
         self.before_register_reply: List[CoapMessage] = []
         self._pending: List[CoapMessage] = []   # received, not consumed yet
 
@@ -1099,6 +1100,7 @@ class RawDevice:
             obs = m.option_values(OPT_OBSERVE)
             obs_value = int.from_bytes(obs[0], "big") if obs else None
             self.requests.append((m.code, path, query, obs_value))
+            self.request_tokens.append(m.token)
             opts, payload, code = [], b"", "4.04"
             if m.code == "0.03":
                 code = "2.04"

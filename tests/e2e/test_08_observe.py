@@ -4,6 +4,7 @@ topic {prefix}/{ep}/data/{oid}/{iid}/{rid} as {"path","value","ts"} with the mod
 an object observation is published per object instance; stale and malformed notifications
 publish nothing; notifications nobody observes are reset; De-register stops the data and a
 new Register observes afresh."""
+import json
 import os
 import re
 import time
@@ -117,12 +118,8 @@ def test_an_object_observation_is_published_per_instance(gateway, mqtt, raw_devi
     after = now_ms()
     mqtt.settle()
     got = data_msgs(mqtt, "two-sensors")
+    # in the order of the notification's records
     assert [m.topic for m in got] == [
-        data_topic(prefix, "two-sensors", "/3303/0/5601"),
-        data_topic(prefix, "two-sensors", "/3303/0/5700"),
-        data_topic(prefix, "two-sensors", "/3303/1/5700"),
-        data_topic(prefix, "two-sensors", "/3303/1/5700"),
-    ] or [m.topic for m in got] == [
         data_topic(prefix, "two-sensors", "/3303/0/5700"),
         data_topic(prefix, "two-sensors", "/3303/0/5601"),
         data_topic(prefix, "two-sensors", "/3303/1/5700"),
@@ -139,7 +136,6 @@ def test_an_object_observation_is_published_per_instance(gateway, mqtt, raw_devi
 
 
 def test_the_device_time_of_a_senml_notification_is_the_ts(gateway, mqtt, raw_device, prefix):
-    import json
     gw = gateway(extra_conf='observe = ( { path = "/3303/0"; } );\n')
     d = raw_device(gw.port, "timed")
     d.register("</3303/0>")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import CF_TLV, COAP_ACK, COAP_RST, SETTLE, summarize, tlv_instance
+from conftest import CF_TEXT, CF_TLV, COAP_ACK, COAP_RST, SETTLE, summarize, tlv_instance
 
 OLD = ('observe = ( { path = "/3303"; pmax = 1; } );\n'
        'mappings = ( { path = "/3303/*/5700"; topic = "{prefix}/{ep}/old/{iid}"; '
@@ -75,10 +75,10 @@ def test_reload_moves_the_values_to_the_new_topic(gateway, mqtt, devsim, prefix)
     # Other resources: the default topic, before and after.
     defaults = {m.topic for m in mqtt.messages_for("mover") if "/data/" in m.topic}
     assert defaults == {f"{prefix}/mover/data/3303/0/{rid}" for rid in (5601, 5602, 5701)}
-    # The same observe rule before and after: observed once at least, never anything else.
-    asked = [(t["method"], t["path"], t.get("query")) for t in r.trace("request")]
-    assert asked[:2] == [("PUT", "/3303", "pmax=1"), ("GET", "/3303", None)], r
-    assert set(asked) <= {("PUT", "/3303", "pmax=1"), ("GET", "/3303", None)}, r
+    # The same observe rule before and after: the observation is kept, nothing is asked.
+    asked = [(t["method"], t["path"], t.get("query"), t.get("observe"))
+             for t in r.trace("request")]
+    assert asked == [("PUT", "/3303", "pmax=1", None), ("GET", "/3303", None, 0)], r
 
 
 def test_reload_stops_a_removed_observation_and_starts_a_new_one(gateway, mqtt, devsim,
@@ -105,36 +105,19 @@ def test_reload_stops_a_removed_observation_and_starts_a_new_one(gateway, mqtt, 
     levels = [m.json()["value"] for m in battery]
     assert all(b < a for a, b in zip(levels, levels[1:])), levels
     assert lifecycle(mqtt, "switch") == ["status", "registration", "event"] * 2
-    # devsim: Write-Attributes and Observe of /3303, then (the reload) Observe of /3/0/9,
-    # and /3303 never observed again.
+    # devsim: Write-Attributes and Observe of /3303; at the reload /3303 is cancelled
+    # actively (GET with Observe=1, RFC 7641 3.6) and /3/0/9 observed.
     asked = [(t["method"], t["path"], t.get("observe")) for t in r.trace("request")]
-    assert asked[:2] == [("PUT", "/3303", None), ("GET", "/3303", 0)], r
-    assert ("GET", "/3/0/9", 0) in asked[2:], r
-    assert [a for a in asked[2:] if a[1] == "/3303" and a[2] != 1] == [], r
-
-
-@pytest.mark.xfail(strict=True, reason="gateway bug: a reload that removes an observation "
-                   "drops it without a GET Observe=1 (issue 4 point 1: cancel actively); "
-                   "the device learns it only from the RST to its next notification")
-def test_reload_cancels_a_removed_observation_actively(gateway, mqtt, devsim, prefix):
-    before_rules = 'observe = ( { path = "/3303"; pmax = 1; }, { path = "/3/0/9"; } );\n'
-    after_rules = 'observe = ( { path = "/3/0/9"; } );\n'
-    gw = gateway(extra_conf=before_rules)
-    sim = devsim.start(gw.server, "register", "serve:1.5", "deregister", ep="cancel", rate=0,
-                       trace=True)
-    mqtt.wait_for(f"{prefix}/cancel/data/3/0/9")
-    rewrite(gw, before_rules, after_rules)
-    reload(gw)
-    r = sim.wait()
-    assert r.rc == 0, r
-    asked = [(t["method"], t["path"], t.get("observe")) for t in r.trace("request")]
-    assert ("GET", "/3303", 1) in asked, asked
+    assert asked == [("PUT", "/3303", None), ("GET", "/3303", 0), ("GET", "/3303", 1),
+                     ("GET", "/3/0/9", 0)], r
+    assert gw.log_lines(r" observe-cancel ep=switch path=/3303$"), gw.log()
 
 
 def test_reload_observes_again_under_new_tokens(gateway, mqtt, raw_device, prefix):
-    """By hand: a changed observe rule (pmax 1 -> 2) is observed again with its new
-    attributes; after the reload the old token is no one's (RST), the new one carries the
-    values, published by the new mappings."""
+    """By hand: a changed observe rule (pmax 1 -> 2) is a new observation: the old one is
+    cancelled under its own token, the new one gets its attributes and a new token; after
+    the reload the old token is no one's (RST), the new one carries the values, published
+    by the new mappings."""
     gw = gateway(extra_conf=OLD)
     d = raw_device(gw.port, "tokens")
     d.register("</3303/0>")
@@ -149,6 +132,7 @@ def test_reload_observes_again_under_new_tokens(gateway, mqtt, raw_device, prefi
     d.serve(answers, until=lambda: bool(d.tokens))
     assert d.tokens["/3303"] != old_token
     assert d.requests == [("0.03", "/3303", ["pmax=1"], None), ("0.01", "/3303", [], 0),
+                          ("0.01", "/3303", [], 1),
                           ("0.03", "/3303", ["pmax=2"], None), ("0.01", "/3303", [], 0)], \
         d.requests
     r = d.notify("/3303", tlv_instance(0, {5700: 99.0}), CF_TLV, seq=5, confirmable=True,
@@ -161,6 +145,28 @@ def test_reload_observes_again_under_new_tokens(gateway, mqtt, raw_device, prefi
     got = [(m.topic, m.payload) for m in mqtt.messages_for("tokens")[3:]]
     assert got == [(f"{prefix}/tokens/old/0", b"20.5"), (f"{prefix}/tokens/new/0", b"21.5"),
                    (f"{prefix}/tokens/new/0", b"22.5")], got
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "libcoap 4.3.1 limitation: with COAP_BLOCK_USE_LIBCOAP (needed for block-wise Register "
+    "payloads and notifications) coap_send() puts its internal state token on a GET with "
+    "Observe=1 instead of the token the Observe went out with, and coap_cancel_observe() does "
+    "not track observations made on server-side sessions. A device that matches the cancel "
+    "by token keeps notifying; the gateway, having forgotten the observation, answers those "
+    "notifications with RST (RFC 7641 3.6 reactive cancellation), so they stop all the same."))
+def test_a_cancel_carries_the_token_of_the_observation(gateway, mqtt, raw_device, prefix):
+    rules = 'observe = ( { path = "/3303/0/5700"; } );\n'
+    gw = gateway(extra_conf=rules)
+    d = raw_device(gw.port, "canceller")
+    d.register("</3303/0>")
+    d.serve({"/3303/0/5700": (b"20.5", CF_TEXT)}, until=lambda: bool(d.tokens))
+    token = d.tokens["/3303/0/5700"]
+    mqtt.wait_for(f"{prefix}/canceller/data/3303/0/5700")   # established
+    rewrite(gw, rules, 'observe = ( );\n')
+    reload(gw)
+    d.serve({"/3303/0/5700": (b"20.5", CF_TEXT)}, until=lambda: len(d.requests) == 2)
+    assert d.requests[1] == ("0.01", "/3303/0/5700", [], 1), d.requests
+    assert d.request_tokens == [token, token], d.request_tokens
 
 
 BROKEN = [
@@ -208,12 +214,13 @@ def test_a_broken_file_is_reported_and_the_old_rules_stay(gateway, mqtt, raw_dev
     assert [(m.topic, m.payload) for m in mqtt.messages_for("steady")[3:]] == [
         (f"{prefix}/steady/old/0", b"20.5"), (f"{prefix}/steady/old/0", b"21.5")]
     assert lifecycle(mqtt, "steady") == ["status", "registration", "event"]
-    # Repaired, the file is taken.
+    # Repaired, the file is taken: the same observation goes on, the values to the new topic.
     rewrite(gw, rules, NEW)
     reload(gw)
-    d.serve({"/3303": (tlv_instance(0, {5700: 22.5}), CF_TLV)},
-            until=lambda: len(d.requests) == 4)
+    r = d.notify("/3303", tlv_instance(0, {5700: 22.5}), CF_TLV, seq=3, confirmable=True)
+    assert r is not None and r.mtype == COAP_ACK, r
     mqtt.wait_for(f"{prefix}/steady/new/0", lambda m: m.payload == b"22.5")
+    assert len(d.requests) == 2, d.requests
 
 
 def test_a_rule_the_engine_refuses_keeps_the_old_rules(gateway, mqtt, raw_device, prefix):
@@ -228,10 +235,13 @@ def test_a_rule_the_engine_refuses_keeps_the_old_rules(gateway, mqtt, raw_device
     d.serve({"/3303": (tlv_instance(0, {5700: 20.5}), CF_TLV)}, until=lambda: bool(d.tokens))
     mqtt.wait_for(f"{prefix}/engine/old/0")
     rewrite(gw, OLD, rules)
-    failed = reload(gw, r" reload-(failed|problem) ")
-    time.sleep(SETTLE)
-    lines = gw.log_lines(r" reload-(failed|problem) ")
-    assert any("{rid}" in ln for ln in lines), lines
+    failed = reload(gw, r" reload-failed ")
+    assert " error " in failed and f"file={gw.conf_path}" in failed, failed
+    # Found by the file check (a reload-problem FILE:LINE: line) or by the engine (the
+    # reason of reload-failed): either way with its line.
+    lines = gw.log_lines(r" reload-(problem|failed) ")
+    assert any(re.search(r"(:\d+: |line \d+: )mappings\[0\]\.topic: .*\{rid\}", ln)
+               for ln in lines), lines
     assert not gw.log_lines(r" reloaded "), gw.log()
     r = d.notify("/3303", tlv_instance(0, {5700: 21.5}), CF_TLV, seq=2, confirmable=True)
     assert r is not None and r.mtype == COAP_ACK, r
