@@ -581,42 +581,28 @@ static int check_records(const struct data_records *in, const struct codec_ctx *
     for (size_t i = 0; i < in->n; i++) {
         const struct data_record *r = &in->v[i];
         const struct data_value *v = &r->value;
+        const char *why = NULL;
+        if (!data_path_contains(&ctx->base, &r->path))
+            why = "is outside the request path";
+        else if (v->type != GW_TYPE_NONE && r->path.depth < 3)
+            why = ": a value needs a resource path";
+        else if (r->has_time && !isfinite(r->time))
+            why = ": time is not finite";
+        else if (v->type == GW_TYPE_FLOAT && !isfinite(v->v.f))
+            why = ": a non-finite float";
+        else if ((v->type == GW_TYPE_STRING || v->type == GW_TYPE_CORELNK) &&
+                 !gw_utf8_valid(v->v.bytes.p, v->v.bytes.len))
+            why = ": text is not valid UTF-8";
+        else if (v->type > GW_TYPE_CORELNK)
+            why = ": no SenML form for its type";
+        if (!why)
+            continue;
+        /* The path is formatted only for the message: encoding a good list costs no printf. */
         char p[32];
         if (data_path_format(&r->path, p, sizeof(p)) < 0)
             p[0] = '\0';
-        if (!data_path_contains(&ctx->base, &r->path))
-            return gw_fail(-GW_ERR_INVALID, err, errlen,
-                           "record %zu: %s is outside the request path", i, p);
-        if (v->type != GW_TYPE_NONE && r->path.depth < 3)
-            return gw_fail(-GW_ERR_INVALID, err, errlen,
-                           "record %zu: a value needs a resource path, got %s", i, p);
-        if (r->has_time && !isfinite(r->time))
-            return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu (%s): time is not finite", i,
-                           p);
-        switch (v->type) {
-        case GW_TYPE_FLOAT:
-            if (!isfinite(v->v.f))
-                return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu (%s): a non-finite float",
-                               i, p);
-            break;
-        case GW_TYPE_STRING:
-        case GW_TYPE_CORELNK:
-            if (!gw_utf8_valid(v->v.bytes.p, v->v.bytes.len))
-                return gw_fail(-GW_ERR_INVALID, err, errlen,
-                               "record %zu (%s): text is not valid UTF-8", i, p);
-            break;
-        case GW_TYPE_NONE:
-        case GW_TYPE_INTEGER:
-        case GW_TYPE_UNSIGNED:
-        case GW_TYPE_BOOLEAN:
-        case GW_TYPE_OPAQUE:
-        case GW_TYPE_TIME:
-        case GW_TYPE_OBJLNK:
-            break;
-        default:
-            return gw_fail(-GW_ERR_INVALID, err, errlen,
-                           "record %zu (%s): no SenML form for type %d", i, p, (int)v->type);
-        }
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "record %zu (%s)%s%s", i, p,
+                       why[0] == ':' ? "" : " ", why);
     }
     return GW_OK;
 }
