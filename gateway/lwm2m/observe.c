@@ -58,6 +58,7 @@ struct observer {
     struct data_records records; /* reused for every notification */
     struct data_records split;   /* one object instance of an object notification */
     size_t established;
+    unsigned long rejected; /* notifications that did not decode, since start */
 };
 
 static struct observation *of_watchdog(struct heap_node *n)
@@ -104,6 +105,11 @@ void observer_free(struct observer *o)
 size_t observer_count(const struct observer *o)
 {
     return o->established;
+}
+
+unsigned long observer_rejected(const struct observer *o)
+{
+    return o->rejected;
 }
 
 /* ---- sending, one request at a time per device ---- */
@@ -424,8 +430,9 @@ static void deliver(struct observer *o, struct observation *obs, const coap_pdu_
     data_records_reset(&o->records);
     int rc = codec_decode(fmt, data, len, &ctx, &o->records, err, sizeof(err));
     if (rc < 0) {
-        log_warn("notification-rejected ep=%s path=%s format=%d reason=\"%s\"", obs->reg->r.ep,
-                 path_text(&obs->spec.path, path), (int)fmt,
+        o->rejected++;
+        log_warn("notification-rejected ep=%s path=%s format=%d rejected_total=%lu reason=\"%s\"",
+                 obs->reg->r.ep, path_text(&obs->spec.path, path), (int)fmt, o->rejected,
                  rc == -GW_ERR_INVALID ? err : gw_strerror(rc));
         return;
     }

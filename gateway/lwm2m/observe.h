@@ -54,4 +54,7 @@ int64_t observer_next_deadline(const struct observer *o);
 /* Number of observations established. */
 size_t observer_count(const struct observer *o);
 
+/* Number of notifications that did not decode (logged one by one), since start. */
+unsigned long observer_rejected(const struct observer *o);
+
 #endif

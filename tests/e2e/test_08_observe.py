@@ -210,6 +210,9 @@ def test_a_malformed_notification_is_logged_and_publishes_nothing(gateway, mqtt,
     mqtt.settle()
     assert len(gw.log_lines(r" notification-rejected ep=broken ")) == 2, gw.log()
     assert not gw.log_lines(r" notification-rejected ep=healthy ")
+    # counted: the second rejection says it is the second since start
+    assert [re.search(r" rejected_total=(\d+) ", ln).group(1)
+            for ln in gw.log_lines(r" notification-rejected ")] == ["1", "2"], gw.log()
     bad_data = data_msgs(mqtt, "broken")
     assert len(bad_data) == 1, summarize(bad_data)
     check_data(bad_data[0], prefix, "broken", "/3303/0/5700", 30.5, before, after)
