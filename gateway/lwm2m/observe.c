@@ -21,7 +21,7 @@
 #define TOKEN_LEN 8
 #define SEQ_WINDOW (1u << 23)     /* RFC 7641 section 3.4 */
 #define SEQ_FRESH_MS (128 * 1000) /* after 128 s any notification is fresh again */
-#define SILENCE_MARGIN_S 30       /* an observation is silent at max(2 pmax, pmax + 30) */
+#define SILENCE_MARGIN_S 5        /* an observation is silent at max(2 pmax, pmax + 5 s) */
 
 enum op_kind { OP_WRITE_ATTRIBUTES, OP_OBSERVE, OP_CANCEL };
 

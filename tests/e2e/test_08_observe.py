@@ -548,3 +548,26 @@ def test_a_malformed_notification_leaves_a_devsim_neighbour_alone(gateway, mqtt,
         summarize(data)
     assert len([m for m in data if m.topic.endswith("/3/0/9")]) == 1 + len(battery), \
         summarize(data)
+
+
+def test_a_silent_observation_is_observed_again(gateway, raw_device, prefix):
+    """An observation that stays silent well past its pmax (max(2 pmax, pmax + 5 s)) is
+    started again under a new token (SPEC 5)."""
+    gw = gateway(extra_conf='observe = ( { path = "/3303/0/5700"; pmax = 1; } );\n')
+    d = raw_device(gw.port, "quiet")
+    d.register("</3303/0>")
+    answers = {"/3303/0/5700": (b"20.5", CF_TEXT)}
+    d.serve(answers, until=lambda: bool(d.tokens))
+    first = d.tokens["/3303/0/5700"]
+    start = time.monotonic()
+
+    def observes():
+        return [i for i, r in enumerate(d.requests) if r[1] == "/3303/0/5700" and r[3] == 0]
+
+    # The device never notifies after its answer to the Observe.
+    d.serve(answers, until=lambda: len(observes()) == 2, timeout=12)
+    waited = time.monotonic() - start
+    assert 5 <= waited <= 9, waited
+    again = observes()[1]
+    assert d.request_tokens[again] != first, (d.request_tokens, first)
+    assert gw.log_lines(r" observation-silent ep=quiet path=/3303/0/5700 pmax=1 ")
