@@ -940,7 +940,7 @@ def register_datagram(mid: int, token: bytes, query: List[str], links: str,
 
 # ---------------------------------------------------------------- a device by hand
 
-OPT_OBSERVE = 6
+OPT_OBSERVE, OPT_BLOCK2 = 6, 23
 CF_TEXT, CF_TLV, CF_SENML_JSON, CF_SENML_CBOR = 0, 11542, 110, 112
 
 
@@ -1008,6 +1008,7 @@ class RawDevice:
         self.tokens: dict = {}      # path -> the token of the gateway's Observe
         self.requests: List[tuple] = []
         self.request_tokens: List[bytes] = []   # the token of each of `requests`
+        self.request_block2: List[Optional[tuple]] = []   # its Block2 (num, m, szx) or None
         self.before_register_reply: List[CoapMessage] = []
         self._pending: List[CoapMessage] = []   # received, not consumed yet
 
@@ -1080,11 +1081,14 @@ class RawDevice:
         return m
 
     def serve(self, answers: dict, until: Callable[[], bool], timeout: float = WAIT_TIMEOUT,
-              seq: int = 1) -> None:
+              seq: int = 1, block_size: Optional[int] = None) -> None:
         """Answers the gateway's requests until `until()` holds (fails after `timeout`):
         Write-Attributes with 2.04; an Observe of a path in `answers` ({path: (payload,
         content format)}) with 2.05, Observe `seq` and that payload (the token is kept in
-        `tokens`); anything else with 4.04."""
+        `tokens`); anything else with 4.04. With `block_size` (16..1024), or when the
+        request has a Block2 option, a GET is answered block-wise (RFC 7959): the block the
+        request asks for (block 0 if none), of the smaller of the two sizes, with Block2; only
+        the answer to block 0 of an Observe carries the Observe option."""
         deadline = time.monotonic() + timeout
         while not until():
             left = deadline - time.monotonic()
@@ -1101,6 +1105,12 @@ class RawDevice:
             obs_value = int.from_bytes(obs[0], "big") if obs else None
             self.requests.append((m.code, path, query, obs_value))
             self.request_tokens.append(m.token)
+            blk = m.option_values(OPT_BLOCK2)
+            block2 = None
+            if blk:
+                v = int.from_bytes(blk[0], "big")
+                block2 = (v >> 4, (v >> 3) & 1, v & 7)
+            self.request_block2.append(block2)
             opts, payload, code = [], b"", "4.04"
             if m.code == "0.03":
                 code = "2.04"
@@ -1108,7 +1118,15 @@ class RawDevice:
                 payload, cf = answers[path]
                 code = "2.05"
                 opts.append((OPT_CONTENT_FORMAT, coap_uint(cf)))
-                if obs_value == 0:
+                num = 0
+                if block_size is not None or block2 is not None:
+                    szx = (block_size.bit_length() - 5) if block_size is not None else 6
+                    num, szx = (block2[0], min(block2[2], szx)) if block2 else (0, szx)
+                    size = 16 << szx
+                    more = len(payload) > (num + 1) * size
+                    payload = payload[num * size:(num + 1) * size]
+                    opts.append((OPT_BLOCK2, coap_uint((num << 4) | (more << 3) | szx)))
+                if obs_value == 0 and num == 0:
                     opts.append((OPT_OBSERVE, coap_uint(seq)))
                     self.tokens[path] = m.token
             self.send(coap_encode(COAP_ACK, code, m.mid, m.token, opts, payload))

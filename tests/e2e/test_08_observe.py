@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from conftest import (COAP_ACK, COAP_RST, CF_SENML_JSON, CF_TEXT, CF_TLV, now_ms, summarize,
-                      tlv, tlv_instance)
+from conftest import (COAP_ACK, COAP_NON, COAP_RST, CF_SENML_JSON, CF_TEXT, CF_TLV,
+                      OPT_BLOCK2, OPT_CONTENT_FORMAT, OPT_OBSERVE, coap_encode, coap_uint, now_ms,
+                      summarize, tlv, tlv_instance)
 
 OBSERVE_CONF = ('observe = ( { path = "/3303"; pmin = 1; pmax = 2; },\n'
                 '            { path = "/3/0/9"; } );\n')
@@ -221,6 +222,51 @@ def test_a_malformed_notification_is_logged_and_publishes_nothing(gateway, mqtt,
     check_data(good_data[0], prefix, "healthy", "/3303/0/5700", 20.5, before, after)
     check_data(good_data[1], prefix, "healthy", "/3303/0/5700", 21.5, before, after)
     assert gw.proc.poll() is None
+
+
+def test_a_block_wise_notification_is_reassembled(gateway, mqtt, raw_device, prefix):
+    """RFC 7959 section 2.6: an answer to the Observe, and a notification, too big for one
+    block come as their first block (Block2 num 0, more); the gateway fetches the rest and
+    publishes the whole body once."""
+    gw = gateway(extra_conf='observe = ( { path = "/3303"; } );\n')
+    d = raw_device(gw.port, "chunky")
+    n = 10
+    unit = "degrees Celsius, as measured by the probe at the far end of the cable " * 2
+
+    def body(base: float) -> bytes:
+        return b"".join(tlv_instance(i, {5700: base + i * 0.25, 5701: unit}) for i in range(n))
+
+    first, second = body(10.5), body(-7.75)
+    assert len(first) > 1024 and len(first) % 256 != 0, len(first)
+    blocks = -(-len(first) // 256)
+    before = now_ms()
+    d.register(",".join(f"</3303/{i}>" for i in range(n)))
+    d.serve({"/3303": (first, CF_TLV)}, block_size=256,
+            until=lambda: len(data_msgs(mqtt, "chunky")) >= 2 * n)
+    # block 0 answered the Observe; libcoap asked for every further block in turn
+    assert [b[0] for b in d.request_block2 if b is not None] == list(range(1, blocks)), \
+        (d.requests, d.request_block2)
+    assert d.requests[0] == ("0.01", "/3303", [], 0), d.requests
+    assert all(r[:2] == ("0.01", "/3303") for r in d.requests), d.requests
+    # a notification in blocks too: block 0 under the Observe token, the rest on demand
+    mark = mqtt.mark()
+    d.send(coap_encode(COAP_NON, "2.05", d.next_mid(), d.tokens["/3303"],
+                       [(OPT_OBSERVE, coap_uint(2)), (OPT_CONTENT_FORMAT, coap_uint(CF_TLV)),
+                        (OPT_BLOCK2, coap_uint((0 << 4) | (1 << 3) | 4))], second[:256]))
+    asked = len(d.requests)
+    d.serve({"/3303": (second, CF_TLV)}, block_size=256,
+            until=lambda: len(data_msgs(mqtt, "chunky", mark)) >= 2 * n)
+    assert [b[0] for b in d.request_block2[asked:] if b is not None] == \
+        list(range(1, blocks)), (d.requests, d.request_block2)
+    after = now_ms()
+    mqtt.settle()
+    got = data_msgs(mqtt, "chunky")
+    expected = []
+    for base in (10.5, -7.75):
+        for i in range(n):
+            expected += [(f"/3303/{i}/5700", base + i * 0.25), (f"/3303/{i}/5701", unit)]
+    check_stream(got, prefix, "chunky", expected, before, after)
+    assert not gw.log_lines(r"notification-rejected|notification-unknown"), gw.log()
 
 
 def test_notifications_nobody_observes_are_reset(gateway, mqtt, raw_device, prefix):
