@@ -57,6 +57,8 @@ struct observer {
     struct heap watchdogs;
     struct data_records records; /* reused for every notification */
     struct data_records split;   /* one object instance of an object notification */
+    uint8_t *taken;              /* per record of `records`: already reported (reused) */
+    size_t taken_cap;
     size_t established;
     unsigned long rejected; /* notifications that did not decode, since start */
 };
@@ -99,6 +101,7 @@ void observer_free(struct observer *o)
     heap_clear(&o->watchdogs);
     data_records_clear(&o->records);
     data_records_clear(&o->split);
+    free(o->taken);
     free(o);
 }
 
@@ -397,11 +400,17 @@ static void report_split(struct observer *o, struct observation *obs)
         report(o, obs, all, received_at);
         return;
     }
-    uint8_t *done = calloc(all->n ? all->n : 1, 1);
-    if (!done) {
-        report(o, obs, all, received_at);
-        return;
+    if (o->taken_cap < all->n) {
+        uint8_t *t = realloc(o->taken, all->n);
+        if (!t) {
+            report(o, obs, all, received_at);
+            return;
+        }
+        o->taken = t;
+        o->taken_cap = all->n;
     }
+    uint8_t *done = o->taken;
+    memset(done, 0, all->n);
     for (size_t i = 0; i < all->n; i++) {
         if (done[i])
             continue;
@@ -416,7 +425,6 @@ static void report_split(struct observer *o, struct observation *obs)
         }
         report(o, obs, &o->split, received_at);
     }
-    free(done);
 }
 
 static void deliver(struct observer *o, struct observation *obs, const coap_pdu_t *pdu)
