@@ -14,21 +14,6 @@
 
 enum mapping_payload { GW_PAYLOAD_JSON, GW_PAYLOAD_VALUE, GW_PAYLOAD_INSTANCE, GW_PAYLOAD_SENML };
 
-enum request_op {
-    GW_OP_READ,
-    GW_OP_WRITE,
-    GW_OP_EXECUTE,
-    GW_OP_CREATE,
-    GW_OP_DELETE,
-    GW_OP_DISCOVER,
-    GW_OP_WRITE_ATTRIBUTES,
-    GW_OP_OBSERVE,
-    GW_OP_CANCEL_OBSERVE,
-    GW_OP_READ_COMPOSITE,
-    GW_OP_WRITE_COMPOSITE,
-    GW_OP_OBSERVE_COMPOSITE,
-};
-
 struct observe_rule {
     char *path;         /* /oid, /oid/iid or /oid/iid/rid; no wildcards */
     char *endpoint;     /* glob on the endpoint name, NULL for every device */
@@ -164,5 +149,91 @@ void publications_clear(struct publications *p);
 int mappings_render(const struct mappings *m, const struct model *model, const char *ep,
                     const struct data_records *records, int64_t now_ms,
                     struct publications *out);
+
+/* ---- requests from MQTT and their answers (SPEC section 4) ---- */
+
+#define GW_REQUEST_ID_MAX 256 /* longest "id" accepted, as JSON text */
+
+/* One request taken from an MQTT message: addressed, parsed and typed by the object model.
+ * A zeroed struct is empty; request_clear() frees what parsing filled in. */
+struct request {
+    char ep[GW_EP_MAX + 1]; /* the endpoint the topic names ("" when it could not be read) */
+    char *id;               /* the request's "id" as JSON text ("\"42\"", 42), or NULL */
+    struct device_request dev; /* what to send; dev.values points at `values` */
+    struct data_records values;
+    char *args;  /* owned copy of dev.args */
+    int64_t ttl; /* seconds to hold, from the "ttl" field; -1 when absent */
+};
+
+void request_clear(struct request *r);
+
+/* Where an inbound topic comes from (the subscriptions the bridge makes). */
+enum request_source {
+    GW_SRC_JSON,    /* {prefix}/{ep}/request: the payload is a JSON request */
+    GW_SRC_WRITE,   /* {prefix}/{ep}/write/{oid}/{iid}/{rid}[/{riid}]: the payload is the value */
+    GW_SRC_EXECUTE, /* {prefix}/{ep}/execute/{oid}/{iid}/{rid}: the payload is the arguments */
+    GW_SRC_COMMAND, /* a topic of the `commands` rules */
+};
+
+/* The MQTT topic filters to subscribe to for the generic request topics and every command
+ * rule ({ep} and the other variables become `+`). Fills at most `cap` malloc'd strings into
+ * `out` (the caller frees each) and returns how many there are, or -GW_ERR_NOMEM. */
+int mappings_request_filters(const struct mappings *m, char **out, size_t cap);
+
+/* Turns an MQTT message (`topic`, `payload` of `len` bytes) into a request: finds the
+ * endpoint and the kind from the topic (the generic topics first, then the commands rules in
+ * order), parses the payload (JSON for {prefix}/{ep}/request, text for write/execute and the
+ * commands; a command rule's payload is the value for a write, the arguments for an execute,
+ * ignored for the others), checks the path and op, and types every value by `model` (may be
+ * NULL: values are then typed from JSON). Returns GW_OK; -GW_ERR_NOTFOUND when the topic is
+ * none of ours; -GW_ERR_INVALID with a reason naming the field in `err` ("'path' must look
+ * like /oid/iid/rid"), `out->ep` and `out->id` filled as far as they could be read, so that
+ * the answer can be addressed; -GW_ERR_NOMEM. `out` must be zeroed or cleared. */
+int mappings_request_parse(const struct mappings *m, const struct model *model, const char *topic,
+                           const void *payload, size_t len, struct request *out, char *err,
+                           size_t errlen);
+
+/* The canonical JSON text of `r` (the JSON request form of SPEC section 4, with "ep"),
+ * which mappings_request_load() reads back into the same request: what the hold store
+ * keeps. Returns a malloc'd NUL-terminated text, or NULL when out of memory. */
+char *mappings_request_json(const struct request *r);
+
+/* Reads a text made by mappings_request_json(). Same returns as mappings_request_parse(). */
+int mappings_request_load(const struct model *model, const char *json, struct request *out,
+                          char *err, size_t errlen);
+
+/* The `status` of an answer (SPEC section 4). */
+enum response_status {
+    GW_STATUS_OK,
+    GW_STATUS_DEVICE_ERROR,
+    GW_STATUS_TIMEOUT,
+    GW_STATUS_INVALID,
+    GW_STATUS_OFFLINE,
+    GW_STATUS_EXPIRED,
+    GW_STATUS_REJECTED,
+    GW_STATUS_HELD,
+};
+
+const char *mappings_status_name(enum response_status s);
+
+/* One answer to publish. */
+struct response {
+    const struct request *req; /* the request answered: id, op, path(s) are echoed; may be
+                                  NULL or partly filled for an invalid one */
+    enum response_status status;
+    int code;                          /* CoAP code as class*100+detail (205), 0: none */
+    const struct data_records *values; /* read answers: "value" when there is one record at
+                                          the requested path, else "values" keyed by path */
+    const char *links;                 /* discover: link-format text, as a "links" array */
+    const char *location;              /* create: "location" */
+    const char *error;                 /* "error", NULL for none */
+    int64_t ts;                        /* ms since the epoch: "ts" of values without their own
+                                          time, and of the answer */
+};
+
+/* The JSON answer of SPEC section 4: {"id","op","path"|"paths","status","code",...}. Values
+ * are typed as in the uplink payloads (names from `model` are not added). Returns malloc'd
+ * NUL-terminated JSON, or NULL when out of memory. */
+char *mappings_response_json(const struct model *model, const struct response *res);
 
 #endif

@@ -74,6 +74,12 @@ struct server_config {
     const char *const *reserved_endpoints; /* NULL-terminated names no device may register
                                               with (the daemon reserves "gateway": its own
                                               topics live at {prefix}/gateway/); may be NULL */
+    double ack_timeout;      /* seconds before the first CoAP retransmission (RFC 7252
+                                ACK_TIMEOUT); 0: libcoap's default, 2 s */
+    int max_retransmit;      /* CoAP retransmissions before a request times out; 0: the
+                                default, 4 */
+    uint32_t queue_awake;    /* seconds a queue-mode device is taken to listen after it was
+                                last heard from; 0: the default, 93 s (MAX_TRANSMIT_WAIT) */
 };
 
 /* ---- what the registry knows of a device ---- */
@@ -122,6 +128,65 @@ struct observe_spec {
 
 #define GW_OBSERVE_MAX 32 /* observations started per registration */
 
+/* ---- requests to devices (SPEC section 4) ---- */
+
+enum request_op {
+    GW_OP_READ,
+    GW_OP_WRITE,
+    GW_OP_EXECUTE,
+    GW_OP_CREATE,
+    GW_OP_DELETE,
+    GW_OP_DISCOVER,
+    GW_OP_WRITE_ATTRIBUTES,
+    GW_OP_OBSERVE,
+    GW_OP_CANCEL_OBSERVE,
+    GW_OP_READ_COMPOSITE,
+    GW_OP_WRITE_COMPOSITE,
+    GW_OP_OBSERVE_COMPOSITE,
+};
+
+#define GW_COMPOSITE_MAX 32 /* paths of one composite request */
+
+/* One operation for a device, as mappings/ builds it from an MQTT request. Everything it
+ * points to is borrowed by server_submit() for the call only: the server copies what it
+ * keeps. */
+struct device_request {
+    enum request_op op;
+    struct data_path path;             /* the target; "/" for the composite operations */
+    struct data_path paths[GW_COMPOSITE_MAX]; /* read-/observe-composite: the paths */
+    size_t n_paths;
+    const struct data_records *values; /* write, create, write-composite: typed values with
+                                          full paths (create: /oid/iid/rid, iid 65535 when the
+                                          device is to choose); NULL for the other ops */
+    bool partial;                      /* write: Partial Update (POST) instead of Replace (PUT) */
+    const char *args;                  /* execute: the argument text; NULL for none */
+    struct observe_spec attrs;         /* write-attributes: what to set (attrs.path unused) */
+    bool has_format;                   /* `format` was asked for; else the server chooses */
+    enum codec_format format;          /* of the payload sent, and the Accept of a read */
+};
+
+/* How a request ended. */
+enum request_status {
+    GW_REQ_OK,           /* the device answered 2.xx */
+    GW_REQ_DEVICE_ERROR, /* the device answered 4.xx or 5.xx */
+    GW_REQ_TIMEOUT,      /* no answer (retransmissions exhausted, or no separate response) */
+    GW_REQ_NOT_SENT,     /* the registration ended before the request went out: hold it
+                            again, it was never seen by the device */
+    GW_REQ_BAD_ANSWER,   /* the device answered 2.xx with a payload that does not decode */
+};
+
+/* The outcome of one request, handed to on_result; lives for the call only. */
+struct request_result {
+    enum request_status status;
+    int code;                          /* the CoAP code as class*100+detail (205), 0: none */
+    const struct data_records *values; /* read, observe, read-composite: what the device
+                                          answered; NULL for the other ops */
+    const char *links;                 /* discover: the link-format text, NUL-terminated */
+    const char *location;              /* create: the new instance's path ("/3303/1"), or NULL */
+    const char *error;                 /* why, for every status but GW_REQ_OK (the device's
+                                          diagnostic payload where it sent one); else NULL */
+};
+
 struct server_callbacks {
     /* A Register was accepted (its 2.01 is being sent). */
     void (*on_registered)(void *ctx, const struct registration *reg);
@@ -140,6 +205,14 @@ struct server_callbacks {
      * only. */
     void (*on_values)(void *ctx, const struct registration *reg, const struct data_path *path,
                       const struct data_records *records, int64_t received_at);
+    /* `reg` can take requests now: its Register answer went out, a queue-mode device was
+     * heard from (Register, Update, notification, Send), or a restored registration spoke
+     * for the first time since the restart. Requests submitted from here are sent. */
+    void (*on_ready)(void *ctx, const struct registration *reg);
+    /* The request submitted under `handle` ended. Called exactly once per accepted
+     * submission, never from inside server_submit(). */
+    void (*on_result)(void *ctx, const struct registration *reg, uint64_t handle,
+                      const struct request_result *res);
 };
 
 struct server;
@@ -172,6 +245,24 @@ void server_refresh_observations(struct server *lw);
 
 /* Number of observations established. */
 size_t server_observation_count(const struct server *lw);
+
+/* Sends `req` to the device registered as `ep`, after the requests already queued for it
+ * (one request in flight per device, CoAP NSTART=1). `handle` comes back in on_result.
+ * Returns GW_OK (on_result follows exactly once); -GW_ERR_NOTFOUND when `ep` is not
+ * registered; -GW_AGAIN when it is registered but cannot take requests now (its
+ * Register answer has not gone out yet, a queue-mode device asleep, a restored registration
+ * not yet heard from): on_ready says when; -GW_ERR_INVALID with the reason in `err` when the
+ * request cannot be sent to this device (a composite operation to an LwM2M 1.0 device, values
+ * the chosen format cannot carry); -GW_ERR_NOMEM. */
+int server_submit(struct server *lw, const char *ep, const struct device_request *req,
+                  uint64_t handle, char *err, size_t errlen);
+
+/* Takes back a registration the gateway held before it restarted (persisted by the daemon).
+ * It expires at `expires_at` (ms since the epoch) unless updated; it has no CoAP session
+ * until the device speaks, so it takes requests and gets its observations only from its next
+ * Update (then on_ready). Returns GW_OK, -GW_ERR_EXISTS when the endpoint is registered,
+ * -GW_ERR_NOMEM. No callback is called. */
+int server_restore(struct server *lw, const struct registration *reg, int64_t expires_at);
 
 /* Number of registered devices. */
 size_t server_count(const struct server *lw);

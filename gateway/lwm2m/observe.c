@@ -17,8 +17,9 @@
 #include "codec.h"
 #include "gw.h"
 #include "heap.h"
+#include "manage.h"
 
-#define TOKEN_LEN 8
+#define TOKEN_LEN GW_TOKEN_LEN
 #define SEQ_WINDOW (1u << 23)     /* RFC 7641 section 3.4 */
 #define SEQ_FRESH_MS (128 * 1000) /* after 128 s any notification is fresh again */
 #define SILENCE_MARGIN_S 5        /* an observation is silent at max(2 pmax, pmax + 5 s) */
@@ -26,6 +27,14 @@
 enum op_kind { OP_WRITE_ATTRIBUTES, OP_OBSERVE, OP_CANCEL };
 
 static const char *const op_names[] = {"write-attributes", "observe", "cancel-observe"};
+
+/* What a request from MQTT waits for on an observation: the answer to its Observe or to its
+ * cancellation. */
+struct pending_request {
+    uint64_t handle;
+    enum request_op op;
+    bool active;
+};
 
 struct observation {
     uint8_t token[TOKEN_LEN];
@@ -36,24 +45,21 @@ struct observation {
     uint32_t last_seq;
     int64_t last_heard; /* monotonic ms */
     struct heap_node watchdog;
+    struct pending_request request; /* an MQTT request waiting for this observation's answer */
+    uint8_t *fetch;                 /* observe-composite: the FETCH payload (SenML names) */
+    size_t fetch_len;
+    int fetch_format;
     struct observation *next; /* in reg->observations */
     UT_hash_handle hh;        /* by token */
-};
-
-struct op {
-    enum op_kind kind;
-    uint8_t token[TOKEN_LEN];
-    struct observation *obs; /* the observation this request serves */
-    struct op *next;
-    UT_hash_handle hh; /* by token, while in flight */
 };
 
 struct observer {
     const struct model *model;
     const struct server_callbacks *cb;
     void *cb_ctx;
+    struct ops *ops;
+    struct manage *manage;
     struct observation *by_token;
-    struct op *inflight_by_token;
     struct heap watchdogs;
     struct data_records records; /* reused for every notification */
     struct data_records split;   /* one object instance of an object notification */
@@ -68,26 +74,27 @@ static struct observation *of_watchdog(struct heap_node *n)
     return n ? (struct observation *)((char *)n - offsetof(struct observation, watchdog)) : NULL;
 }
 
+static bool token_taken(void *arg, const uint8_t *token)
+{
+    struct observer *o = arg;
+    struct observation *clash = NULL;
+    HASH_FIND(hh, o->by_token, token, TOKEN_LEN, clash);
+    return clash != NULL;
+}
+
 static void new_token(struct observer *o, uint8_t token[TOKEN_LEN])
 {
-    struct observation *clash;
-    struct op *clash_op;
-    do {
-        if (getrandom(token, TOKEN_LEN, 0) != TOKEN_LEN) {
-            for (int i = 0; i < TOKEN_LEN; i++)
-                token[i] = (uint8_t)random();
-        }
-        HASH_FIND(hh, o->by_token, token, TOKEN_LEN, clash);
-        HASH_FIND(hh, o->inflight_by_token, token, TOKEN_LEN, clash_op);
-    } while (clash || clash_op);
+    ops_token(o->ops, token, token_taken, o);
 }
 
 struct observer *observer_new(const struct model *model, const struct server_callbacks *cb,
-                              void *cb_ctx)
+                              void *cb_ctx, struct ops *ops, struct manage *manage)
 {
     struct observer *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
+    o->ops = ops;
+    o->manage = manage;
     o->model = model;
     o->cb = cb;
     o->cb_ctx = cb_ctx;
@@ -115,30 +122,7 @@ unsigned long observer_rejected(const struct observer *o)
     return o->rejected;
 }
 
-/* ---- sending, one request at a time per device ---- */
-
-static void add_path(coap_pdu_t *pdu, const struct data_path *p)
-{
-    char seg[8];
-    for (uint8_t i = 0; i < p->depth; i++) {
-        int n = snprintf(seg, sizeof(seg), "%u", p->id[i]);
-        coap_add_option(pdu, COAP_OPTION_URI_PATH, (size_t)n, (const uint8_t *)seg);
-    }
-}
-
-static void add_attr_int(coap_pdu_t *pdu, const char *name, int32_t v)
-{
-    char q[40];
-    int n = snprintf(q, sizeof(q), "%s=%d", name, (int)v);
-    coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)q);
-}
-
-static void add_attr_num(coap_pdu_t *pdu, const char *name, double v)
-{
-    char q[48];
-    int n = snprintf(q, sizeof(q), "%s=%.15g", name, v);
-    coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)q);
-}
+/* ---- requests, through ops.c ---- */
 
 static bool has_attributes(const struct observe_spec *s)
 {
@@ -152,124 +136,114 @@ static const char *path_text(const struct data_path *p, char buf[32])
     return buf;
 }
 
-/* Builds and sends `op` on its registration's session. Returns GW_OK or -GW_ERR_IO. */
-static int transmit(struct observer *o, struct op *op)
+static void add_query(struct op *op, const char *name, double v, bool integer)
 {
-    struct reg_entry *e = op->obs->reg;
-    coap_session_t *s = e->session;
-    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON,
-                                    op->kind == OP_WRITE_ATTRIBUTES ? COAP_REQUEST_CODE_PUT
-                                                                    : COAP_REQUEST_CODE_GET,
-                                    coap_new_message_id(s), coap_session_max_pdu_size(s));
-    if (!pdu)
-        return -GW_ERR_IO;
-    coap_add_token(pdu, TOKEN_LEN, op->token);
-    const struct observe_spec *spec = &op->obs->spec;
-    if (op->kind != OP_WRITE_ATTRIBUTES) {
-        uint8_t buf[4];
-        unsigned v = op->kind == OP_OBSERVE ? COAP_OBSERVE_ESTABLISH : COAP_OBSERVE_CANCEL;
-        coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(buf, sizeof(buf), v), buf);
-    }
-    add_path(pdu, &spec->path);
-    if (op->kind == OP_WRITE_ATTRIBUTES) {
-        if (spec->pmin >= 0)
-            add_attr_int(pdu, "pmin", spec->pmin);
-        if (spec->pmax >= 0)
-            add_attr_int(pdu, "pmax", spec->pmax);
-        if (spec->has_gt)
-            add_attr_num(pdu, "gt", spec->gt);
-        if (spec->has_lt)
-            add_attr_num(pdu, "lt", spec->lt);
-        if (spec->has_st)
-            add_attr_num(pdu, "st", spec->st);
-    }
-    if (coap_send(s, pdu) == COAP_INVALID_MID)
-        return -GW_ERR_IO;
-    HASH_ADD(hh, o->inflight_by_token, token, TOKEN_LEN, op);
-    e->inflight = op;
-    return GW_OK;
+    if (op->n_query >= GW_OP_QUERIES)
+        return;
+    if (integer)
+        snprintf(op->query[op->n_query++], sizeof(op->query[0]), "%s=%d", name, (int)v);
+    else
+        snprintf(op->query[op->n_query++], sizeof(op->query[0]), "%s=%.15g", name, v);
 }
 
-/* Sends the next queued request of `e` when none is in flight. */
-static void pump(struct observer *o, struct reg_entry *e)
+void observer_attributes_query(struct op *op, const struct observe_spec *spec)
 {
-    char path[32];
-    while (!e->inflight && e->ops_head) {
-        struct op *op = e->ops_head;
-        e->ops_head = op->next;
-        if (!e->ops_head)
-            e->ops_tail = NULL;
-        op->next = NULL;
-        if (transmit(o, op) == GW_OK)
-            return;
-        log_warn("request-failed ep=%s path=%s reason=\"cannot send\"", e->r.ep,
-                 path_text(&op->obs->spec.path, path));
-        free(op);
+    if (spec->pmin >= 0)
+        add_query(op, "pmin", spec->pmin, true);
+    if (spec->pmax >= 0)
+        add_query(op, "pmax", spec->pmax, true);
+    if (spec->has_gt)
+        add_query(op, "gt", spec->gt, false);
+    if (spec->has_lt)
+        add_query(op, "lt", spec->lt, false);
+    if (spec->has_st)
+        add_query(op, "st", spec->st, false);
+}
+
+static void forget(struct observer *o, struct observation *obs);
+static void on_observe_answer(struct observer *o, struct observation *obs, const coap_pdu_t *pdu,
+                              int64_t now);
+
+/* Answers the MQTT request waiting on `obs`, if any, with how its op ended. */
+static void answer_request(struct observer *o, struct observation *obs, enum op_end end,
+                           const coap_pdu_t *pdu)
+{
+    if (!obs->request.active)
+        return;
+    obs->request.active = false;
+    manage_report(o->manage, obs->reg, obs->request.handle, obs->request.op, &obs->spec.path, end,
+                  pdu);
+}
+
+static void done_write_attributes(struct op *op, enum op_end end, const coap_pdu_t *answer)
+{
+    struct observation *obs = op->owner;
+    if (end == GW_OP_ANSWERED && COAP_RESPONSE_CLASS(coap_pdu_get_code(answer)) != 2)
+        log_warn("write-attributes-refused ep=%s code=%d.%02d", obs->reg->r.ep,
+                 COAP_RESPONSE_CLASS(coap_pdu_get_code(answer)), coap_pdu_get_code(answer) & 0x1f);
+}
+
+static void done_observe(struct op *op, enum op_end end, const coap_pdu_t *answer)
+{
+    struct observer *o = op->ctx;
+    struct observation *obs = op->owner;
+    if (end == GW_OP_ANSWERED) {
+        on_observe_answer(o, obs, answer, gw_now_mono_ms());
+        return;
     }
+    answer_request(o, obs, end, NULL);
+    if (end == GW_OP_TIMEOUT || end == GW_OP_RESET)
+        forget(o, obs);
+    /* GW_OP_NOT_SENT, GW_OP_ABANDONED: the registration is being dropped, and with it obs */
+}
+
+static void done_cancel(struct op *op, enum op_end end, const coap_pdu_t *answer)
+{
+    struct observer *o = op->ctx;
+    struct observation *obs = op->owner;
+    answer_request(o, obs, end, answer);
+    if (end != GW_OP_NOT_SENT && end != GW_OP_ABANDONED)
+        forget(o, obs);
 }
 
 static int enqueue(struct observer *o, struct observation *obs, enum op_kind kind)
 {
-    struct op *op = calloc(1, sizeof(*op));
+    static const op_done_fn done[] = {done_write_attributes, done_observe, done_cancel};
+    struct op *op = ops_op_new(o->ops, obs->reg, op_names[kind], done[kind], o, obs, token_taken, o);
     if (!op)
         return -GW_ERR_NOMEM;
-    op->kind = kind;
-    op->obs = obs;
-    if (kind == OP_WRITE_ATTRIBUTES)
-        new_token(o, op->token);
-    else /* Observe and its cancellation carry the observation's token (RFC 7641 3.6) */
+    op->path = obs->spec.path;
+    if (kind == OP_WRITE_ATTRIBUTES) {
+        op->method = COAP_REQUEST_CODE_PUT;
+        observer_attributes_query(op, &obs->spec);
+    } else {
+        /* Observe and its cancellation carry the observation's token (RFC 7641 3.6). */
         memcpy(op->token, obs->token, TOKEN_LEN);
-    struct reg_entry *e = obs->reg;
-    if (e->ops_tail)
-        e->ops_tail->next = op;
-    else
-        e->ops_head = op;
-    e->ops_tail = op;
+        op->observe = kind == OP_OBSERVE ? COAP_OBSERVE_ESTABLISH : COAP_OBSERVE_CANCEL;
+        if (obs->fetch) {
+            op->method = COAP_REQUEST_CODE_FETCH;
+            op->payload = malloc(obs->fetch_len);
+            if (!op->payload) {
+                ops_op_free(op);
+                return -GW_ERR_NOMEM;
+            }
+            memcpy(op->payload, obs->fetch, obs->fetch_len);
+            op->len = obs->fetch_len;
+            op->content_format = obs->fetch_format;
+            op->accept = obs->fetch_format;
+        }
+    }
+    ops_send(o->ops, op);
     return GW_OK;
 }
 
-/* Finishes the in-flight request of `e` and sends the next. */
-static struct op *complete(struct observer *o, struct op *op)
-{
-    struct reg_entry *e = op->obs->reg;
-    HASH_DEL(o->inflight_by_token, op);
-    if (e->inflight == op)
-        e->inflight = NULL;
-    pump(o, e);
-    return op;
-}
-
 /* ---- observations ---- */
-
-/* Removes the requests that serve `obs`, queued or in flight (an answer that still comes for
- * one then finds no token and is ignored). */
-static void drop_ops_of(struct observer *o, struct observation *obs)
-{
-    struct reg_entry *e = obs->reg;
-    struct op **pp = &e->ops_head, *last = NULL;
-    while (*pp) {
-        struct op *op = *pp;
-        if (op->obs == obs) {
-            *pp = op->next;
-            free(op);
-        } else {
-            last = op;
-            pp = &op->next;
-        }
-    }
-    e->ops_tail = last;
-    if (e->inflight && e->inflight->obs == obs) {
-        HASH_DEL(o->inflight_by_token, e->inflight);
-        free(e->inflight);
-        e->inflight = NULL;
-    }
-}
 
 /* Frees `obs` and every request serving it, without sending anything. */
 static void forget_quiet(struct observer *o, struct observation *obs)
 {
     struct reg_entry *e = obs->reg;
-    drop_ops_of(o, obs);
+    ops_forget_owner(o->ops, e, obs);
     for (struct observation **pp = &e->observations; *pp; pp = &(*pp)->next) {
         if (*pp == obs) {
             *pp = obs->next;
@@ -280,6 +254,7 @@ static void forget_quiet(struct observer *o, struct observation *obs)
     heap_remove(&o->watchdogs, &obs->watchdog);
     if (obs->established)
         o->established--;
+    free(obs->fetch);
     free(obs);
 }
 
@@ -287,7 +262,7 @@ static void forget(struct observer *o, struct observation *obs)
 {
     struct reg_entry *e = obs->reg;
     forget_quiet(o, obs);
-    pump(o, e);
+    ops_pump(o->ops, e);
 }
 
 static void arm_watchdog(struct observer *o, struct observation *obs, int64_t now)
@@ -322,45 +297,120 @@ static struct observation *add_observation(struct observer *o, struct reg_entry 
     return obs;
 }
 
+/* Starts observing `spec`: Write-Attributes first where attributes are set, then Observe. */
+static struct observation *start_one(struct observer *o, struct reg_entry *e,
+                                     const struct observe_spec *spec)
+{
+    char path[32];
+    struct observation *obs = add_observation(o, e, spec);
+    if (!obs || (has_attributes(spec) && enqueue(o, obs, OP_WRITE_ATTRIBUTES) < 0) ||
+        enqueue(o, obs, OP_OBSERVE) < 0) {
+        log_error("observe-failed ep=%s path=%s reason=\"out of memory\"", e->r.ep,
+                  path_text(&spec->path, path));
+        if (obs)
+            forget_quiet(o, obs);
+        return NULL;
+    }
+    log_debug("observe-queued ep=%s path=%s pmin=%d pmax=%d", e->r.ep, path_text(&spec->path, path),
+              (int)spec->pmin, (int)spec->pmax);
+    return obs;
+}
+
 void observer_start(struct observer *o, struct reg_entry *e)
 {
     struct observe_spec specs[GW_OBSERVE_MAX];
     size_t n =
         o->cb->observations ? o->cb->observations(o->cb_ctx, &e->r, specs, GW_OBSERVE_MAX) : 0;
-    char path[32];
     if (n > GW_OBSERVE_MAX) {
         log_warn("observe-limit ep=%s wanted=%zu started=%d", e->r.ep, n, GW_OBSERVE_MAX);
         n = GW_OBSERVE_MAX;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct observation *obs = add_observation(o, e, &specs[i]);
-        if (!obs || (has_attributes(&specs[i]) && enqueue(o, obs, OP_WRITE_ATTRIBUTES) < 0) ||
-            enqueue(o, obs, OP_OBSERVE) < 0) {
-            log_error("observe-failed ep=%s path=%s reason=\"out of memory\"", e->r.ep,
-                      path_text(&specs[i].path, path));
+    for (size_t i = 0; i < n; i++)
+        if (!start_one(o, e, &specs[i]))
             break;
+}
+
+static bool same_path(const struct data_path *a, const struct data_path *b)
+{
+    return a->depth == b->depth && memcmp(a->id, b->id, a->depth * sizeof(a->id[0])) == 0;
+}
+
+int observer_request(struct observer *o, struct reg_entry *e, const struct device_request *req,
+                     uint64_t handle, char *err, size_t errlen)
+{
+    struct observe_spec spec = req->attrs;
+    spec.path = req->path;
+    if (req->op == GW_OP_OBSERVE_COMPOSITE)
+        spec.path.depth = 0;
+    /* A new Observe of a path replaces the observation of that path (the device's old token
+     * is reset when it next notifies). */
+    for (struct observation *obs = e->observations, *next; obs; obs = next) {
+        next = obs->next;
+        if (req->op == GW_OP_OBSERVE && !obs->fetch && same_path(&obs->spec.path, &spec.path)) {
+            answer_request(o, obs, GW_OP_NOT_SENT, NULL);
+            forget_quiet(o, obs);
         }
-        log_debug("observe-queued ep=%s path=%s pmin=%d pmax=%d", e->r.ep,
-                  path_text(&specs[i].path, path), (int)specs[i].pmin, (int)specs[i].pmax);
     }
-    pump(o, e);
+    struct observation *obs = add_observation(o, e, &spec);
+    if (!obs)
+        return -GW_ERR_NOMEM;
+    if (req->op == GW_OP_OBSERVE_COMPOSITE) {
+        enum codec_format f = req->has_format ? req->format : GW_FMT_SENML_JSON;
+        int rc = manage_paths_payload(req->paths, req->n_paths, f, &obs->fetch, &obs->fetch_len);
+        if (rc < 0) {
+            forget_quiet(o, obs);
+            return rc == -GW_ERR_INVALID
+                       ? gw_fail(rc, err, errlen, "'format' must be senml-json or senml-cbor "
+                                                  "for observe-composite")
+                       : rc;
+        }
+        obs->fetch_format = (int)f;
+    }
+    obs->request = (struct pending_request){.handle = handle, .op = req->op, .active = true};
+    if ((has_attributes(&spec) && enqueue(o, obs, OP_WRITE_ATTRIBUTES) < 0) ||
+        enqueue(o, obs, OP_OBSERVE) < 0) {
+        ops_forget_owner(o->ops, e, obs);
+        forget_quiet(o, obs);
+        return -GW_ERR_NOMEM;
+    }
+    return GW_OK;
+}
+
+int observer_cancel_request(struct observer *o, struct reg_entry *e,
+                            const struct data_path *path, uint64_t handle)
+{
+    struct observation *obs = e->observations;
+    while (obs && (obs->fetch || !same_path(&obs->spec.path, path)))
+        obs = obs->next;
+    if (!obs || !obs->established) {
+        /* Nothing established there: a GET with Observe=1 under a fresh token is a plain
+         * read for the device (RFC 7641 section 3.6), answered like the cancellation. */
+        struct observe_spec spec = {.path = *path, .pmin = -1, .pmax = -1};
+        if (obs)
+            forget_quiet(o, obs);
+        obs = add_observation(o, e, &spec);
+        if (!obs)
+            return -GW_ERR_NOMEM;
+    }
+    answer_request(o, obs, GW_OP_NOT_SENT, NULL);
+    ops_forget_owner(o->ops, e, obs);
+    heap_remove(&o->watchdogs, &obs->watchdog);
+    obs->request = (struct pending_request){
+        .handle = handle, .op = GW_OP_CANCEL_OBSERVE, .active = true};
+    if (enqueue(o, obs, OP_CANCEL) < 0) {
+        obs->request.active = false;
+        forget_quiet(o, obs);
+        return -GW_ERR_NOMEM;
+    }
+    return GW_OK;
 }
 
 void observer_drop(struct observer *o, struct reg_entry *e)
 {
-    if (e->inflight) {
-        HASH_DEL(o->inflight_by_token, e->inflight);
-        free(e->inflight);
-        e->inflight = NULL;
-    }
-    while (e->ops_head) {
-        struct op *next = e->ops_head->next;
-        free(e->ops_head);
-        e->ops_head = next;
-    }
-    e->ops_tail = NULL;
+    for (struct observation *obs = e->observations; obs; obs = obs->next)
+        answer_request(o, obs, GW_OP_NOT_SENT, NULL);
     while (e->observations)
-        forget(o, e->observations);
+        forget_quiet(o, e->observations);
 }
 
 /* ---- answers and notifications ---- */
@@ -453,6 +503,7 @@ static void on_observe_answer(struct observer *o, struct observation *obs, const
     char path[32];
     coap_pdu_code_t code = coap_pdu_get_code(pdu);
     struct reg_entry *e = obs->reg;
+    answer_request(o, obs, GW_OP_ANSWERED, pdu);
     if (COAP_RESPONSE_CLASS(code) != 2) {
         log_warn("observe-refused ep=%s path=%s code=%d.%02d", e->r.ep,
                  path_text(&obs->spec.path, path), COAP_RESPONSE_CLASS(code), code & 0x1f);
@@ -513,28 +564,9 @@ coap_response_t observer_response(struct observer *o, coap_session_t *session,
                                   const coap_pdu_t *received)
 {
     coap_bin_const_t token = coap_pdu_get_token(received);
-    int64_t now = gw_now_mono_ms();
     char peer[64];
     if (token.length != TOKEN_LEN)
         return COAP_RESPONSE_FAIL;
-
-    struct op *op = NULL;
-    HASH_FIND(hh, o->inflight_by_token, token.s, TOKEN_LEN, op);
-    if (op) {
-        struct observation *obs = op->obs;
-        enum op_kind kind = op->kind;
-        free(complete(o, op));
-        if (kind == OP_OBSERVE)
-            on_observe_answer(o, obs, received, now);
-        else if (kind == OP_CANCEL)
-            forget(o, obs);
-        else if (COAP_RESPONSE_CLASS(coap_pdu_get_code(received)) != 2)
-            log_warn("write-attributes-refused ep=%s code=%d.%02d", obs->reg->r.ep,
-                     COAP_RESPONSE_CLASS(coap_pdu_get_code(received)),
-                     coap_pdu_get_code(received) & 0x1f);
-        return COAP_RESPONSE_OK;
-    }
-
     struct observation *obs = NULL;
     HASH_FIND(hh, o->by_token, token.s, TOKEN_LEN, obs);
     addr_format(coap_session_get_addr_remote(session), peer, sizeof(peer));
@@ -542,28 +574,8 @@ coap_response_t observer_response(struct observer *o, coap_session_t *session,
         log_debug("notification-unknown address=%s reason=\"no such observation: reset\"", peer);
         return COAP_RESPONSE_FAIL;
     }
-    on_notification(o, obs, received, now);
+    on_notification(o, obs, received, gw_now_mono_ms());
     return COAP_RESPONSE_OK;
-}
-
-void observer_nack(struct observer *o, const coap_pdu_t *sent, coap_nack_reason_t reason)
-{
-    char path[32];
-    if (!sent)
-        return;
-    coap_bin_const_t token = coap_pdu_get_token(sent);
-    struct op *op = NULL;
-    if (token.length == TOKEN_LEN)
-        HASH_FIND(hh, o->inflight_by_token, token.s, TOKEN_LEN, op);
-    if (!op)
-        return;
-    struct observation *obs = op->obs;
-    enum op_kind kind = op->kind;
-    log_warn("request-unanswered ep=%s op=%s path=%s reason=%s", obs->reg->r.ep, op_names[kind],
-             path_text(&obs->spec.path, path), reason == COAP_NACK_RST ? "reset" : "timeout");
-    free(complete(o, op));
-    if (kind != OP_WRITE_ATTRIBUTES)
-        forget(o, obs);
 }
 
 static bool same_spec(const struct observe_spec *a, const struct observe_spec *b)
@@ -588,6 +600,8 @@ void observer_refresh(struct observer *o, struct reg_entry *e)
      * actively (GET with Observe=1, RFC 7641 section 3.6). */
     for (struct observation *obs = e->observations, *next; obs; obs = next) {
         next = obs->next;
+        if (obs->fetch) /* observe-composite, asked for by a request: not the rules' */
+            continue;
         size_t i = 0;
         while (i < n && (kept[i] || !same_spec(&obs->spec, &specs[i])))
             i++;
@@ -596,7 +610,7 @@ void observer_refresh(struct observer *o, struct reg_entry *e)
             continue;
         }
         if (obs->established) {
-            drop_ops_of(o, obs);
+            ops_forget_owner(o->ops, e, obs);
             heap_remove(&o->watchdogs, &obs->watchdog);
             log_info("observe-cancel ep=%s path=%s", e->r.ep, path_text(&obs->spec.path, path));
             if (enqueue(o, obs, OP_CANCEL) == GW_OK)
@@ -604,18 +618,10 @@ void observer_refresh(struct observer *o, struct reg_entry *e)
         }
         forget(o, obs);
     }
-    for (size_t i = 0; i < n; i++) {
-        if (kept[i])
-            continue;
-        struct observation *obs = add_observation(o, e, &specs[i]);
-        if (!obs || (has_attributes(&specs[i]) && enqueue(o, obs, OP_WRITE_ATTRIBUTES) < 0) ||
-            enqueue(o, obs, OP_OBSERVE) < 0) {
-            log_error("observe-failed ep=%s path=%s reason=\"out of memory\"", e->r.ep,
-                      path_text(&specs[i].path, path));
+    for (size_t i = 0; i < n; i++)
+        if (!kept[i] && !start_one(o, e, &specs[i]))
             break;
-        }
-    }
-    pump(o, e);
+    ops_pump(o->ops, e);
 }
 
 void observer_timeout(struct observer *o, int64_t now_ms)
@@ -635,8 +641,8 @@ void observer_timeout(struct observer *o, int64_t now_ms)
             o->established--;
         obs->established = false;
         obs->has_seq = false;
-        if (enqueue(o, obs, OP_OBSERVE) == GW_OK)
-            pump(o, obs->reg);
+        if (enqueue(o, obs, OP_OBSERVE) < 0)
+            forget(o, obs);
     }
 }
 

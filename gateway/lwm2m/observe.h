@@ -10,14 +10,17 @@
 #include <coap3/coap.h>
 
 #include "lwm2m.h"
+#include "manage.h"
+#include "ops.h"
 #include "registry.h"
 
 struct observer;
 
 /* Returns the observer, or NULL when out of memory. Everything passed is borrowed and must
- * outlive it. */
+ * outlive it. Its requests go out through `ops`; the answers to requests from MQTT are
+ * reported through `manage`. */
 struct observer *observer_new(const struct model *model, const struct server_callbacks *cb,
-                              void *cb_ctx);
+                              void *cb_ctx, struct ops *ops, struct manage *manage);
 
 /* Frees the observer. Registrations must have been dropped (observer_drop) first.
  * observer_free(NULL) does nothing. */
@@ -32,18 +35,33 @@ void observer_start(struct observer *o, struct reg_entry *e);
  * and new ones are started. */
 void observer_refresh(struct observer *o, struct reg_entry *e);
 
-/* Forgets everything of `e`: queued and in-flight requests and observations. Nothing is
- * sent: a device that goes on notifying is answered with RST. */
+/* Starts an observation a request from MQTT asked for (observe, observe-composite), writing
+ * req->attrs first where set; an observation of the same path is replaced. The answer to the
+ * Observe is reported for `handle` (manage_report), and later notifications like any other.
+ * Returns GW_OK, -GW_ERR_INVALID (err) or -GW_ERR_NOMEM. */
+int observer_request(struct observer *o, struct reg_entry *e, const struct device_request *req,
+                     uint64_t handle, char *err, size_t errlen);
+
+/* Cancels the observation of `path` actively (GET with Observe=1) for a request from MQTT,
+ * and reports the answer for `handle`. Where nothing is observed the same GET goes out under
+ * a fresh token, which the device answers like a Read. Returns GW_OK or -GW_ERR_NOMEM. */
+int observer_cancel_request(struct observer *o, struct reg_entry *e, const struct data_path *path,
+                            uint64_t handle);
+
+/* Forgets every observation of `e` (the ops are dropped by the caller, ops_drop); requests
+ * from MQTT waiting on them are reported as not sent. Nothing is sent: a device that goes on
+ * notifying is answered with RST. */
 void observer_drop(struct observer *o, struct reg_entry *e);
 
-/* libcoap's response handler, for every response and notification the gateway receives.
- * Returns COAP_RESPONSE_FAIL for a token the gateway does not know (libcoap then answers with
- * RST, so the device stops notifying). */
+/* A response whose token is no op in flight: a notification. Returns COAP_RESPONSE_FAIL for
+ * a token the gateway does not know (libcoap then answers with RST, so the device stops
+ * notifying). */
 coap_response_t observer_response(struct observer *o, coap_session_t *session,
                                   const coap_pdu_t *received);
 
-/* libcoap's NACK handler: a request was not answered (retries exhausted) or was reset. */
-void observer_nack(struct observer *o, const coap_pdu_t *sent, coap_nack_reason_t reason);
+/* Adds the Uri-Query options of the attributes set in `spec` (pmin, pmax, gt, lt, st) to `op`:
+ * the Write-Attributes of observations and of requests share it. */
+void observer_attributes_query(struct op *op, const struct observe_spec *spec);
 
 /* Restarts observations silent past their pmax. */
 void observer_timeout(struct observer *o, int64_t now_ms);

@@ -74,13 +74,16 @@ static void random_id(char id[GW_ID_LEN + 1])
 int registry_add(struct registry *reg, struct reg_entry *e)
 {
     e->expiry.index = GW_HEAP_NONE;
+    if (e->r.id[0] && registry_by_id(reg, e->r.id)) {
+        reg_entry_free(e);
+        return -GW_ERR_EXISTS;
+    }
     if (heap_push(&reg->expiries, &e->expiry) < 0) {
         reg_entry_free(e);
         return -GW_ERR_NOMEM;
     }
-    do {
+    while (!e->r.id[0] || registry_by_id(reg, e->r.id))
         random_id(e->r.id);
-    } while (registry_by_id(reg, e->r.id));
     size_t idlen = strlen(e->r.id), eplen = strlen(e->r.ep), addrlen = strlen(e->r.address);
     HASH_ADD(hh_id, reg->by_id, r.id, idlen, e);
     HASH_ADD(hh_ep, reg->by_ep, r.ep, eplen, e);

@@ -23,7 +23,14 @@ struct reg_entry {
     struct op *ops_head, *ops_tail;   /* requests waiting to be sent, in order */
     struct op *inflight;              /* the one request sent and not answered (NSTART=1) */
     bool start_observing;             /* observations start after the Register answer */
-    struct reg_entry *next_pending;   /* in server.pending_starts */
+    bool ready_pending;               /* on_ready is due once the answer is out */
+    bool in_pending;                  /* on server.pending */
+    bool restored;                    /* taken back from the store after a restart, not yet
+                                         heard from: no session, no requests, no observations */
+    bool dying;                       /* being dropped: takes no new requests */
+    int64_t awake_until;              /* queue mode: monotonic ms until which the device is
+                                         taken to listen */
+    struct reg_entry *next_pending;   /* in server.pending */
     UT_hash_handle hh_ep;
     UT_hash_handle hh_id;
     UT_hash_handle hh_addr; /* by r.address, for Send */
@@ -37,9 +44,11 @@ struct registry *registry_new(void);
 /* Frees the registry and every entry still in it. registry_free(NULL) does nothing. */
 void registry_free(struct registry *reg);
 
-/* Gives `e` a fresh random location id that no other entry has, and inserts it. `e->r.ep`,
+/* Inserts `e`, giving it a fresh random location id that no other entry has unless e->r.id is
+ * set already (a registration taken back after a restart keeps its location). `e->r.ep`,
  * `e->r.address` and `e->expiry.key` must be set, and the endpoint not be registered yet. The
- * registry takes ownership of `e`, on failure too. Returns GW_OK or -GW_ERR_NOMEM. */
+ * registry takes ownership of `e`, on failure too. Returns GW_OK, -GW_ERR_EXISTS when the set
+ * id is taken, or -GW_ERR_NOMEM. */
 int registry_add(struct registry *reg, struct reg_entry *e);
 
 /* Takes `e` out of the registry and frees it. The caller has released what `e` holds beyond

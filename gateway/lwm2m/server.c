@@ -15,7 +15,9 @@
 
 #include "addr.h"
 #include "dedup.h"
+#include "manage.h"
 #include "observe.h"
+#include "ops.h"
 #include "gw.h"
 #include "rd.h"
 #include "registry.h"
@@ -25,13 +27,19 @@
 #define CONTENT_FORMAT_LINK 40
 #define DEDUP_MAX 65536          /* answers kept for retransmissions */
 #define DEDUP_LIFETIME_MS 247000 /* EXCHANGE_LIFETIME, RFC 7252 section 4.8.2 */
+#define DEFAULT_ACK_TIMEOUT 2.0  /* RFC 7252 ACK_TIMEOUT, seconds */
+#define DEFAULT_MAX_RETRANSMIT 4
+#define DEFAULT_QUEUE_AWAKE 93 /* seconds: MAX_TRANSMIT_WAIT, LwM2M's default awake time */
+#define SEPARATE_RESPONSE_MARGIN_MS 5000
 
 struct server {
     coap_context_t *coap;
     struct registry *registry;
     struct dedup *dedup;
     struct observer *observer;
-    struct reg_entry *pending_starts; /* registered, observations not yet started */
+    struct ops *ops;
+    struct manage *manage;
+    struct reg_entry *pending; /* answered just now: observations to start, on_ready to call */
     struct data_records sent;         /* reused for every Send */
     const char *const *reserved_eps;
     const struct model *model;
@@ -39,6 +47,9 @@ struct server {
     void *cb_ctx;
     uint32_t lifetime_min;
     uint32_t lifetime_max;
+    double ack_timeout;
+    int max_retransmit;
+    int64_t queue_awake_ms;
 };
 
 /* ---- small helpers ---- */
@@ -161,15 +172,18 @@ static bool objects_equal(const struct registration *r, const struct rd_objects 
  * start, its observations and queued requests, its session. */
 static void release_entry(struct server *lw, struct reg_entry *e)
 {
-    if (e->start_observing) {
-        for (struct reg_entry **pp = &lw->pending_starts; *pp; pp = &(*pp)->next_pending) {
+    if (e->in_pending) {
+        for (struct reg_entry **pp = &lw->pending; *pp; pp = &(*pp)->next_pending) {
             if (*pp == e) {
                 *pp = e->next_pending;
                 break;
             }
         }
-        e->start_observing = false;
+        e->in_pending = false;
     }
+    e->start_observing = e->ready_pending = false;
+    e->dying = true; /* requests submitted from the callbacks below are refused */
+    ops_drop(lw->ops, e);
     observer_drop(lw->observer, e);
     if (e->session) {
         coap_session_release(e->session);
@@ -183,6 +197,47 @@ static void drop_registration(struct server *lw, struct reg_entry *e, enum reg_g
         lw->cb.on_gone(lw->cb_ctx, &e->r, why);
     release_entry(lw, e);
     registry_remove(lw->registry, e);
+}
+
+/* Queues `e` for server_process(), which runs after the answer being built went out: starts
+ * its observations (`observe`) and tells the callbacks it can take requests. */
+static void schedule(struct server *lw, struct reg_entry *e, bool observe)
+{
+    if (observe)
+        e->start_observing = true;
+    e->ready_pending = true;
+    if (!e->in_pending) {
+        e->in_pending = true;
+        e->next_pending = lw->pending;
+        lw->pending = e;
+    }
+}
+
+/* The device was heard from: a queue-mode device listens for a while now. */
+static void heard_from(struct server *lw, struct reg_entry *e)
+{
+    if (!e->r.queue_mode || e->restored || e->dying)
+        return;
+    e->awake_until = gw_now_mono_ms() + lw->queue_awake_ms;
+    schedule(lw, e, false);
+}
+
+static bool can_take_requests(const struct reg_entry *e)
+{
+    return !e->dying && !e->restored && e->session && !e->start_observing &&
+           (!e->r.queue_mode || gw_now_mono_ms() < e->awake_until);
+}
+
+/* Applies the configured CoAP transmission parameters to a device's session. */
+static void tune_session(struct server *lw, coap_session_t *session)
+{
+    if (lw->ack_timeout > 0) {
+        coap_fixed_point_t t = {(uint16_t)lw->ack_timeout,
+                                (uint16_t)((lw->ack_timeout - (int)lw->ack_timeout) * 1000)};
+        coap_session_set_ack_timeout(session, t);
+    }
+    if (lw->max_retransmit > 0)
+        coap_session_set_max_retransmit(session, (uint16_t)lw->max_retransmit);
 }
 
 /* ---- the registration interface ---- */
@@ -253,11 +308,12 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
         snprintf(err, sizeof(err), "out of memory");
         goto out_reject_logged;
     }
-    /* Observations start once this answer is out (server_process), never before it. */
+    /* Observations and requests start once this answer is out (server_process), never before
+     * it. */
     e->session = coap_session_reference(session);
-    e->start_observing = true;
-    e->next_pending = lw->pending_starts;
-    lw->pending_starts = e;
+    tune_session(lw, session);
+    e->awake_until = gw_now_mono_ms() + lw->queue_awake_ms;
+    schedule(lw, e, true);
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CREATED);
     coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
     coap_add_option(response, COAP_OPTION_LOCATION_PATH, strlen(r->id), (const uint8_t *)r->id);
@@ -341,11 +397,28 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
             if (e->session)
                 coap_session_release(e->session);
             e->session = coap_session_reference(session);
+            tune_session(lw, session);
         }
         changed |= GW_CHANGED_ADDRESS;
     }
     r->updated_at = gw_now_wall_ms();
     registry_set_expiry(lw->registry, e, gw_now_mono_ms() + (int64_t)r->lifetime * 1000);
+    if (e->restored) {
+        /* The first word from a device registered before the gateway restarted: it has a
+         * session again, and its observations start afresh (the old tokens are gone). */
+        if (e->session != session) {
+            if (e->session)
+                coap_session_release(e->session);
+            e->session = coap_session_reference(session);
+        }
+        tune_session(lw, session);
+        e->restored = false;
+        e->awake_until = gw_now_mono_ms() + lw->queue_awake_ms;
+        log_info("restored-registration-heard ep=%s id=%s", r->ep, r->id);
+        schedule(lw, e, true);
+    } else {
+        heard_from(lw, e);
+    }
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
     log_info("updated ep=%s id=%s lt=%u b=%s changed=0x%x address=%s", r->ep, r->id, r->lifetime,
              r->binding, changed, r->address);
@@ -483,6 +556,7 @@ static void handle_send(struct server *lw, coap_session_t *session, const coap_p
     }
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
     log_debug("send ep=%s records=%zu", e->r.ep, lw->sent.n);
+    heard_from(lw, e);
     if (lw->cb.on_values)
         lw->cb.on_values(lw->cb_ctx, &e->r, &ctx.base, &lw->sent, gw_now_wall_ms());
 }
@@ -550,7 +624,17 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     (void)sent;
     (void)mid;
     struct server *lw = coap_get_app_data(coap_session_get_context(session));
-    return observer_response(lw->observer, session, received);
+    coap_response_t rc = COAP_RESPONSE_OK;
+    if (!ops_response(lw->ops, received))
+        rc = observer_response(lw->observer, session, received);
+    if (rc == COAP_RESPONSE_OK) {
+        char addr[64];
+        addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
+        struct reg_entry *e = registry_by_address(lw->registry, addr);
+        if (e)
+            heard_from(lw, e);
+    }
+    return rc;
 }
 
 static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
@@ -558,7 +642,7 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 {
     (void)mid;
     struct server *lw = coap_get_app_data(coap_session_get_context(session));
-    observer_nack(lw->observer, sent, reason);
+    ops_nack(lw->ops, sent, reason);
 }
 
 static int resolve(const struct listen_uri *l, coap_address_t *out)
@@ -597,10 +681,23 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     lw->lifetime_max = cfg->lifetime_max;
     lw->reserved_eps = cfg->reserved_endpoints;
     lw->model = cfg->model;
+    lw->ack_timeout = cfg->ack_timeout;
+    lw->max_retransmit = cfg->max_retransmit;
+    lw->queue_awake_ms = (int64_t)(cfg->queue_awake ? cfg->queue_awake : DEFAULT_QUEUE_AWAKE) * 1000;
+    /* The longest a request can wait for its answer: every retransmission with the largest
+     * random factor (RFC 7252 MAX_TRANSMIT_WAIT), and a margin for a separate response. */
+    double ack = cfg->ack_timeout > 0 ? cfg->ack_timeout : DEFAULT_ACK_TIMEOUT;
+    int retransmit = cfg->max_retransmit > 0 ? cfg->max_retransmit : DEFAULT_MAX_RETRANSMIT;
+    int64_t answer_timeout_ms =
+        (int64_t)(ack * 1000 * ((1 << (retransmit + 1)) - 1) * 1.5) + SEPARATE_RESPONSE_MARGIN_MS;
     lw->registry = registry_new();
     lw->dedup = dedup_new(DEDUP_MAX, DEDUP_LIFETIME_MS);
     lw->coap = coap_new_context(NULL);
-    lw->observer = observer_new(cfg->model, &lw->cb, cb_ctx);
+    lw->ops = ops_new(answer_timeout_ms);
+    lw->manage = manage_new(lw->ops, cfg->model, &lw->cb, cb_ctx);
+    lw->observer = lw->ops && lw->manage
+                       ? observer_new(cfg->model, &lw->cb, cb_ctx, lw->ops, lw->manage)
+                       : NULL;
     if (!lw->registry || !lw->dedup || !lw->coap || !lw->observer)
         goto out_free;
     coap_set_app_data(lw->coap, lw);
@@ -661,6 +758,8 @@ void server_free(struct server *lw)
         coap_free_context(lw->coap);
     registry_free(lw->registry);
     observer_free(lw->observer);
+    manage_free(lw->manage);
+    ops_free(lw->ops);
     data_records_clear(&lw->sent);
     dedup_free(lw->dedup);
     free(lw);
@@ -685,21 +784,34 @@ static void expire(struct server *lw)
 void server_process(struct server *lw)
 {
     coap_io_process(lw->coap, COAP_IO_NO_WAIT);
-    /* The Register answers went out in coap_io_process: now the observations may start. */
-    while (lw->pending_starts) {
-        struct reg_entry *e = lw->pending_starts;
-        lw->pending_starts = e->next_pending;
-        e->start_observing = false;
-        observer_start(lw->observer, e);
+    /* The Register and Update answers went out in coap_io_process: now the observations may
+     * start, and the requests waiting for these devices may go. */
+    while (lw->pending) {
+        struct reg_entry *e = lw->pending;
+        lw->pending = e->next_pending;
+        e->in_pending = false;
+        if (e->start_observing) {
+            e->start_observing = false;
+            observer_start(lw->observer, e);
+        }
+        if (e->ready_pending) {
+            e->ready_pending = false;
+            if (lw->cb.on_ready && can_take_requests(e))
+                lw->cb.on_ready(lw->cb_ctx, &e->r);
+        }
     }
     expire(lw);
-    observer_timeout(lw->observer, gw_now_mono_ms());
+    int64_t now = gw_now_mono_ms();
+    ops_timeout(lw->ops, now);
+    observer_timeout(lw->observer, now);
 }
 
 static void refresh_one(struct reg_entry *e, void *arg)
 {
     struct server *lw = arg;
-    if (!e->start_observing) /* else its observations start anyway, under the new rules */
+    /* A registration about to start its observations starts them under the new rules anyway;
+     * a restored one starts them when it is heard from. */
+    if (!e->start_observing && !e->restored)
         observer_refresh(lw->observer, e);
 }
 
@@ -727,6 +839,11 @@ int64_t server_next_deadline(struct server *lw)
     int64_t watchdog = observer_next_deadline(lw->observer);
     if (watchdog >= 0 && (deadline < 0 || watchdog < deadline))
         deadline = watchdog;
+    int64_t answer = ops_next_deadline(lw->ops);
+    if (answer >= 0 && (deadline < 0 || answer < deadline))
+        deadline = answer;
+    if (lw->pending)
+        deadline = gw_now_mono_ms();
     return deadline;
 }
 
@@ -739,4 +856,56 @@ const struct registration *server_find(const struct server *lw, const char *ep)
 {
     struct reg_entry *e = registry_by_ep(lw->registry, ep);
     return e ? &e->r : NULL;
+}
+
+int server_submit(struct server *lw, const char *ep, const struct device_request *req,
+                  uint64_t handle, char *err, size_t errlen)
+{
+    struct reg_entry *e = registry_by_ep(lw->registry, ep);
+    if (!e)
+        return -GW_ERR_NOTFOUND;
+    if (!can_take_requests(e))
+        return -GW_AGAIN;
+    switch (req->op) {
+    case GW_OP_OBSERVE_COMPOSITE:
+        if (strcmp(e->r.lwm2m, "1.0") == 0)
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "'op' observe-composite needs LwM2M 1.1 or later; %s registered "
+                           "with 1.0",
+                           e->r.ep);
+        return observer_request(lw->observer, e, req, handle, err, errlen);
+    case GW_OP_OBSERVE:
+        return observer_request(lw->observer, e, req, handle, err, errlen);
+    case GW_OP_CANCEL_OBSERVE:
+        return observer_cancel_request(lw->observer, e, &req->path, handle);
+    default:
+        return manage_submit(lw->manage, e, req, handle, err, errlen);
+    }
+}
+
+int server_restore(struct server *lw, const struct registration *reg, int64_t expires_at)
+{
+    if (registry_by_ep(lw->registry, reg->ep))
+        return -GW_ERR_EXISTS;
+    struct reg_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -GW_ERR_NOMEM;
+    e->r = *reg;
+    e->r.objects = NULL;
+    if (reg->n_objects) {
+        e->r.objects = malloc(reg->n_objects * sizeof(*reg->objects));
+        if (!e->r.objects) {
+            free(e);
+            return -GW_ERR_NOMEM;
+        }
+        memcpy(e->r.objects, reg->objects, reg->n_objects * sizeof(*reg->objects));
+    }
+    e->restored = true;
+    e->expiry.key = gw_now_mono_ms() + (expires_at - gw_now_wall_ms());
+    int rc = registry_add(lw->registry, e);
+    if (rc < 0)
+        return rc;
+    log_info("restored ep=%s id=%s lt=%u address=%s", reg->ep, reg->id, reg->lifetime,
+             reg->address);
+    return GW_OK;
 }

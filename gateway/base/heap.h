@@ -1,7 +1,8 @@
 /* heap.h - an intrusive binary min-heap of deadlines: the structure embeds a struct heap_node,
  * and the heap orders nodes by key (a CLOCK_MONOTONIC ms deadline). Peek O(1), push, remove
  * and move O(log n), no allocation per node. Used for lifetime expiries and for the watchdogs
- * of silent observations. Private to gateway/lwm2m. */
+ * of silent observations, in-flight requests and held requests. Part of gwbase, for every
+ * module. */
 #ifndef HEAP_H
 #define HEAP_H
 
