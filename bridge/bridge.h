@@ -26,14 +26,16 @@ struct bridge_config {
     char *uri; /* tcp://host:port, ssl://host:port (mqtt:// and mqtts:// too) */
     char *client_id;
     char *topic_prefix;
-    int qos;           /* 0, 1 or 2: for every publication without a mapping's own */
-    char *username;    /* NULL: none */
-    char *password;    /* NULL: none; never logged */
-    int version;       /* 4 (MQTT 3.1.1) or 5 */
-    int keepalive;     /* seconds */
-    int reconnect_min; /* seconds before the first reconnect attempt */
-    int reconnect_max; /* backoff ceiling, seconds */
-    int max_buffered;  /* messages kept while disconnected */
+    int qos;            /* 0, 1 or 2: for every publication without a mapping's own */
+    char *username;     /* NULL: none */
+    char *password;     /* NULL: none; never logged */
+    int version;        /* 4 (MQTT 3.1.1) or 5 */
+    int keepalive;      /* seconds */
+    int reconnect_min;  /* seconds before the first reconnect attempt */
+    int reconnect_max;  /* backoff ceiling, seconds */
+    int max_buffered;   /* messages kept while disconnected */
+    int session_expiry; /* seconds the broker keeps the gateway's session and queues requests
+                           for it while it is away; 0: a clean session every time */
     struct bridge_tls tls;
 };
 
@@ -81,7 +83,18 @@ bool bridge_connected(const struct bridge *b);
 int bridge_publish(struct bridge *b, const char *topic, const void *payload, size_t len, int qos,
                    bool retain);
 
-/* The LwM2M callbacks that publish lifecycle topics; pass them with `b` to server_new(). */
+/* The LwM2M callbacks (lifecycle and values published, requests answered, registrations
+ * persisted); pass them with `b` to server_new(). */
 const struct server_callbacks *bridge_server_callbacks(void);
+
+/* Connects the bridge to the LwM2M side: takes back the registrations, the requested
+ * observations and the held requests the store kept from the last run (server_restore), and
+ * from now on sends requests to `lw`. Returns the number of held requests loaded, or
+ * -GW_ERR_STORE. */
+int bridge_attach(struct bridge *b, struct server *lw);
+
+/* Commits what the turn of the loop wrote to the store. Call once per turn, after
+ * bridge_process() and server_process(). */
+void bridge_commit(struct bridge *b);
 
 #endif

@@ -8,26 +8,56 @@
 #include <stdint.h>
 
 #include <MQTTAsync.h>
+#include <uthash.h>
 
 #include "bridge.h"
+#include "hold.h"
 #include "mappings.h"
 #include "store.h"
 
-enum inbox_kind { INBOX_CONNECTED, INBOX_CONNECT_FAILED, INBOX_CONNECTION_LOST };
+enum inbox_kind { INBOX_CONNECTED, INBOX_CONNECT_FAILED, INBOX_CONNECTION_LOST, INBOX_MESSAGE };
+
+/* An inbound MQTT message, copied out of Paho's thread. */
+struct inbox_message {
+    char *topic;
+    uint8_t *payload;
+    size_t len;
+    char *response_topic; /* MQTT 5 Response Topic, or NULL */
+    uint8_t *correlation; /* MQTT 5 Correlation Data, or NULL */
+    size_t correlation_len;
+    int64_t expiry; /* MQTT 5 Message Expiry Interval in seconds, -1 when absent */
+};
 
 struct inbox_event {
     enum inbox_kind kind;
     int code;
     char text[160];
+    struct inbox_message msg; /* INBOX_MESSAGE */
     struct inbox_event *next;
+};
+
+/* Observations requests asked for, per endpoint: started on every registration with the
+ * configured ones, until a cancel-observe. */
+struct ep_observations {
+    char ep[GW_EP_MAX + 1];
+    struct observe_spec spec[GW_OBSERVE_MAX];
+    size_t n;
+    UT_hash_handle hh;
 };
 
 struct bridge {
     MQTTAsync client;
     struct store *store;
-    struct mappings *rules;         /* observe and mappings rules in force */
-    const struct model *model;      /* borrowed: names and units */
-    struct publications pubs;       /* reused for every notification */
+    struct hold *hold;
+    struct server *server;             /* the LwM2M side requests go to; NULL until attached */
+    struct ep_observations *requested; /* by ep */
+    uint32_t hold_ttl;                 /* seconds, store.hold_ttl */
+    char **filters;                    /* subscribed topic filters */
+    int session_expiry;                /* seconds the broker keeps our session; 0: clean */
+    size_t n_filters;
+    struct mappings *rules;    /* observe and mappings rules in force */
+    const struct model *model; /* borrowed: names and units */
+    struct publications pubs;  /* reused for every notification */
     int version;
     int qos;
     char *prefix;
@@ -49,5 +79,35 @@ struct bridge {
     pthread_mutex_t lock;
     struct inbox_event *head, *tail;
 };
+
+/* ---- downlink.c ---- */
+
+/* Handles one inbound MQTT message on the loop thread: parse, store, answer or dispatch. */
+void downlink_message(struct bridge *b, const struct inbox_message *m);
+
+/* Sends the next requests of `ep` when the device can take them. */
+void downlink_dispatch(struct bridge *b, const char *ep);
+
+/* Answers the held requests whose ttl ran out. */
+void downlink_expire(struct bridge *b);
+
+/* The server callbacks of the request side. */
+void downlink_on_ready(void *ctx, const struct registration *reg);
+void downlink_on_result(void *ctx, const struct registration *reg, uint64_t handle,
+                        const struct request_result *res);
+
+/* Observations requests asked for `ep`, appended to `out` from index `n` (capacity `cap`);
+ * returns the new count. */
+size_t downlink_observations(struct bridge *b, const char *ep, struct observe_spec *out, size_t n,
+                             size_t cap);
+
+/* Publishes an answer with MQTT 5 Correlation Data when there is some (mqtt.c). */
+int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
+                          const uint8_t *correlation, size_t correlation_len);
+
+void inbox_message_clear(struct inbox_message *m);
+
+/* Recomputes the request topic filters from the rules and subscribes (mqtt.c). */
+void bridge_resubscribe(struct bridge *b);
 
 #endif

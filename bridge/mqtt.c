@@ -21,6 +21,8 @@
 
 /* ---- the inbox: the only thing Paho's threads touch ---- */
 
+static void inbox_push(struct bridge *b, struct inbox_event *ev);
+
 static void inbox_put(struct bridge *b, enum inbox_kind kind, int code, const char *text)
 {
     struct inbox_event *ev = calloc(1, sizeof(*ev));
@@ -30,16 +32,7 @@ static void inbox_put(struct bridge *b, enum inbox_kind kind, int code, const ch
     ev->code = code;
     if (text)
         snprintf(ev->text, sizeof(ev->text), "%s", text);
-    pthread_mutex_lock(&b->lock);
-    if (b->tail)
-        b->tail->next = ev;
-    else
-        b->head = ev;
-    b->tail = ev;
-    pthread_mutex_unlock(&b->lock);
-    uint64_t one = 1;
-    ssize_t w = write(b->efd, &one, sizeof(one));
-    (void)w;
+    inbox_push(b, ev);
 }
 
 static void on_connected(void *ctx, char *cause)
@@ -63,11 +56,61 @@ static void on_connection_lost(void *ctx, char *cause)
     inbox_put(ctx, INBOX_CONNECTION_LOST, 0, cause);
 }
 
+static void inbox_push(struct bridge *b, struct inbox_event *ev)
+{
+    pthread_mutex_lock(&b->lock);
+    if (b->tail)
+        b->tail->next = ev;
+    else
+        b->head = ev;
+    b->tail = ev;
+    pthread_mutex_unlock(&b->lock);
+    uint64_t one = 1;
+    ssize_t w = write(b->efd, &one, sizeof(one));
+    (void)w;
+}
+
+/* Copies an inbound message (and the MQTT 5 properties requests use) into the inbox. Paho
+ * has already acknowledged a QoS 1 message when it calls this (MQTTProtocol_handlePublishes
+ * sends PUBACK first): the loop thread stores it within the same turn. */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
-    (void)ctx;
-    (void)topic_len;
-    /* Nothing is subscribed yet; anything that arrives is dropped. */
+    struct bridge *b = ctx;
+    struct inbox_event *ev = calloc(1, sizeof(*ev));
+    size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    if (ev) {
+        ev->kind = INBOX_MESSAGE;
+        struct inbox_message *im = &ev->msg;
+        im->expiry = -1;
+        im->topic = strndup(topic, tlen);
+        im->len = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+        im->payload = malloc(im->len + 1);
+        if (im->payload) {
+            memcpy(im->payload, m->payload, im->len);
+            im->payload[im->len] = 0;
+        }
+        MQTTProperty *p =
+            MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+        if (p)
+            im->response_topic = strndup(p->value.data.data, (size_t)p->value.data.len);
+        p = MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA);
+        if (p && p->value.data.len > 0 && (im->correlation = malloc((size_t)p->value.data.len))) {
+            memcpy(im->correlation, p->value.data.data, (size_t)p->value.data.len);
+            im->correlation_len = (size_t)p->value.data.len;
+        }
+        if (MQTTProperties_hasProperty(&m->properties, MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL))
+            im->expiry = MQTTProperties_getNumericValue(&m->properties,
+                                                        MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL);
+        if (!im->topic || !im->payload) {
+            inbox_message_clear(im);
+            free(ev);
+            ev = NULL;
+        }
+    }
+    if (ev)
+        inbox_push(b, ev);
+    else
+        log_error("request-lost reason=\"out of memory copying an inbound message\"");
     MQTTAsync_freeMessage(&m);
     MQTTAsync_free(topic);
     return 1;
@@ -89,11 +132,18 @@ static void start_connect(struct bridge *b)
     will.qos = 1;
     o->will = &will;
     o->keepAliveInterval = b->keepalive;
+    /* A persistent session: requests published while the gateway is away wait at the broker
+     * for it (QoS 1 subscriptions). */
+    MQTTProperties props = MQTTProperties_initializer;
+    MQTTProperty expiry = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
+                           .value.integer4 = (unsigned)b->session_expiry};
     if (b->version == 5) {
-        o->cleanstart = 1;
+        o->cleanstart = b->session_expiry == 0;
+        MQTTProperties_add(&props, &expiry);
+        o->connectProperties = &props;
         o->onFailure5 = on_connect_failure5;
     } else {
-        o->cleansession = 1;
+        o->cleansession = b->session_expiry == 0;
         o->onFailure = on_connect_failure;
     }
     o->context = b;
@@ -110,6 +160,7 @@ static void start_connect(struct bridge *b)
         o->ssl = &ssl;
     }
     int rc = MQTTAsync_connect(b->client, o);
+    MQTTProperties_free(&props);
     if (rc != MQTTASYNC_SUCCESS) {
         log_warn("mqtt-connect-failed uri=%s code=%d", b->uri, rc);
         b->reconnect_at = gw_now_mono_ms() + b->backoff_ms;
@@ -143,6 +194,8 @@ struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_co
     pthread_mutex_init(&b->lock, NULL);
     b->version = cfg->version == 5 ? 5 : 4;
     b->qos = cfg->qos;
+    b->hold_ttl = store->hold_ttl;
+    b->session_expiry = cfg->session_expiry;
     b->keepalive = cfg->keepalive;
     b->reconnect_min_ms = (cfg->reconnect_min > 0 ? cfg->reconnect_min : 1) * 1000;
     b->reconnect_max_ms = (cfg->reconnect_max > 0 ? cfg->reconnect_max : 60) * 1000;
@@ -163,6 +216,9 @@ struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_co
     b->model = model;
     b->store = store_open(store);
     if (!b->store)
+        goto out_free;
+    b->hold = hold_new(b->store, store->hold_max);
+    if (!b->hold)
         goto out_free;
     if (bridge_set_rules(b, rules, err, sizeof(err)) < 0) {
         log_error("startup-failed reason=\"%s\"", err);
@@ -199,6 +255,24 @@ out_free:
     return NULL;
 }
 
+/* Subscribes to the request topics (again on every connection: a broker that lost the
+ * session has lost the subscriptions too). */
+static void subscribe(struct bridge *b)
+{
+    if (b->n_filters == 0)
+        return;
+    int qos[64];
+    size_t n = b->n_filters < GW_ARRAY_LEN(qos) ? b->n_filters : GW_ARRAY_LEN(qos);
+    for (size_t i = 0; i < n; i++)
+        qos[i] = 1;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = MQTTAsync_subscribeMany(b->client, (int)n, b->filters, qos, &ro);
+    if (rc != MQTTASYNC_SUCCESS)
+        log_warn("mqtt-subscribe-failed code=%d reason=\"%s\"", rc, MQTTAsync_strerror(rc));
+    else
+        log_info("mqtt-subscribed filters=%zu first=%s", n, b->filters[0]);
+}
+
 static void on_connected_event(struct bridge *b)
 {
     b->connected = true;
@@ -206,6 +280,41 @@ static void on_connected_event(struct bridge *b)
     b->backoff_ms = b->reconnect_min_ms;
     log_info("mqtt-connected uri=%s", b->uri);
     bridge_publish(b, b->status_topic, "online", 6, 1, true);
+    subscribe(b);
+}
+
+void bridge_resubscribe(struct bridge *b)
+{
+    char *filters[64];
+    int n = b->rules ? mappings_request_filters(b->rules, filters, GW_ARRAY_LEN(filters)) : 0;
+    if (n < 0)
+        return;
+    if ((size_t)n > GW_ARRAY_LEN(filters)) {
+        log_warn("mqtt-subscribe-limit filters=%d subscribed=%zu", n, GW_ARRAY_LEN(filters));
+        n = (int)GW_ARRAY_LEN(filters);
+    }
+    /* Filters no longer wanted (a commands rule removed by a reload) are unsubscribed. */
+    for (size_t i = 0; i < b->n_filters; i++) {
+        bool kept = false;
+        for (int j = 0; j < n && !kept; j++)
+            kept = strcmp(b->filters[i], filters[j]) == 0;
+        if (!kept && b->connected) {
+            MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+            MQTTAsync_unsubscribe(b->client, b->filters[i], &ro);
+        }
+        free(b->filters[i]);
+    }
+    free(b->filters);
+    b->filters = calloc((size_t)n + 1, sizeof(char *));
+    b->n_filters = 0;
+    for (int j = 0; j < n; j++) {
+        if (b->filters)
+            b->filters[b->n_filters++] = filters[j];
+        else
+            free(filters[j]);
+    }
+    if (b->connected)
+        subscribe(b);
 }
 
 void bridge_process(struct bridge *b)
@@ -236,6 +345,10 @@ void bridge_process(struct bridge *b)
                      ev->text[0] ? ev->text : "unknown");
             schedule_reconnect(b);
             break;
+        case INBOX_MESSAGE:
+            downlink_message(b, &ev->msg);
+            inbox_message_clear(&ev->msg);
+            break;
         }
         free(ev);
         ev = next;
@@ -243,11 +356,44 @@ void bridge_process(struct bridge *b)
     if (b->reconnect_at >= 0 && gw_now_mono_ms() >= b->reconnect_at && !b->connecting &&
         !b->connected)
         start_connect(b);
+    downlink_expire(b);
 }
 
 int64_t bridge_next_deadline(const struct bridge *b)
 {
-    return b->reconnect_at;
+    int64_t d = b->reconnect_at, h = hold_next_deadline(b->hold);
+    if (h >= 0 && (d < 0 || h < d))
+        d = h;
+    return d;
+}
+
+void bridge_commit(struct bridge *b)
+{
+    store_commit(b->store);
+}
+
+int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
+                          const uint8_t *correlation, size_t correlation_len)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    m.payload = (void *)payload;
+    m.payloadlen = (int)strlen(payload);
+    m.qos = b->qos;
+    if (b->version == 5 && correlation_len > 0) {
+        MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA};
+        p.value.data.data = (char *)correlation;
+        p.value.data.len = (int)correlation_len;
+        MQTTProperties_add(&m.properties, &p);
+    }
+    int rc = MQTTAsync_sendMessage(b->client, topic, &m, &ro);
+    MQTTProperties_free(&m.properties);
+    if (rc == MQTTASYNC_SUCCESS)
+        return GW_OK;
+    b->dropped++;
+    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%lu", topic, rc,
+             MQTTAsync_strerror(rc), b->dropped);
+    return -GW_ERR_IO;
 }
 
 int bridge_fd(const struct bridge *b)
@@ -306,11 +452,23 @@ void bridge_free(struct bridge *b, int timeout_ms)
     struct inbox_event *ev = b->head;
     while (ev) {
         struct inbox_event *next = ev->next;
+        if (ev->kind == INBOX_MESSAGE) /* stored by no one: the broker redelivers it */
+            inbox_message_clear(&ev->msg);
         free(ev);
         ev = next;
     }
     if (b->efd >= 0)
         close(b->efd);
+    hold_free(b->hold);
+    struct ep_observations *o, *otmp;
+    HASH_ITER(hh, b->requested, o, otmp)
+    {
+        HASH_DEL(b->requested, o);
+        free(o);
+    }
+    for (size_t i = 0; i < b->n_filters; i++)
+        free(b->filters[i]);
+    free(b->filters);
     store_close(b->store);
     mappings_free(b->rules);
     publications_clear(&b->pubs);
@@ -325,4 +483,3 @@ void bridge_free(struct bridge *b, int timeout_ms)
     free(b->tls.key_file);
     free(b);
 }
-

@@ -2,9 +2,9 @@
  * from MQTT that have not had their final answer (the hold store), the registrations, and the
  * observations that requests asked for. Writes go into one transaction that stays open until
  * store_commit(), which the daemon calls once per turn of its loop, so that a burst of writes
- * costs one commit. Used by the loop thread only. Kept behind this interface so that a shared backend (Redis, for
- * several gateways) can be added beside it rather than instead of it (DESIGN.md, "Scale").
- * Private to bridge/. */
+ * costs one commit. Used by the loop thread only. Kept behind this interface so that a shared
+ * backend (Redis, for several gateways) can be added beside it rather than instead of it
+ * (DESIGN.md, "Scale"). Private to bridge/. */
 #ifndef STORE_H
 #define STORE_H
 
@@ -18,7 +18,8 @@ struct store;
 struct store *store_open(const struct store_config *cfg);
 
 /* Commits what was written since the last commit (nothing when nothing was). Returns GW_OK
- * or -GW_ERR_STORE (logged; the writes are rolled back). */
+ * or -GW_ERR_STORE (logged; the writes are rolled back), also when SQLite already abandoned the
+ * transaction at an earlier failed write (logged then). */
 int store_commit(struct store *s);
 
 /* Closes the database, committing what is pending and checkpointing the WAL.
@@ -29,9 +30,9 @@ void store_close(struct store *s);
 
 /* One request accepted from MQTT, as stored. */
 struct stored_request {
-    int64_t seq;          /* arrival order, unique, assigned by store_request_put */
+    int64_t seq; /* arrival order, unique, assigned by store_request_put */
     const char *ep;
-    const char *body;     /* the request's canonical JSON (mappings_request_json) */
+    const char *body;           /* the request's canonical JSON (mappings_request_json) */
     const char *response_topic; /* MQTT 5 Response Topic, NULL for {prefix}/{ep}/response */
     const uint8_t *correlation; /* MQTT 5 Correlation Data, NULL when none */
     size_t correlation_len;
@@ -63,8 +64,9 @@ int store_registration_put(struct store *s, const struct registration *reg, int6
 /* Removes the registration of `ep` (absent is fine). Returns GW_OK or -GW_ERR_STORE. */
 int store_registration_delete(struct store *s, const char *ep);
 
-/* Calls `fn` for every stored registration (objects included); the struct lives for the call
- * only. Stops at the first non-zero return of `fn` and returns it; else GW_OK or
+/* Calls `fn` for every stored registration (objects included), ordered by endpoint name; the
+ * struct lives for the call only. A callback may write to the store but must not start the
+ * same load again. Stops at the first non-zero return of `fn` and returns it; else GW_OK or
  * -GW_ERR_STORE. */
 int store_registrations_load(struct store *s,
                              int (*fn)(void *arg, const struct registration *reg,
@@ -77,11 +79,12 @@ int store_registrations_load(struct store *s,
  * -GW_ERR_STORE. */
 int store_observation_put(struct store *s, const char *ep, const struct observe_spec *spec);
 
-/* Removes the observation of `path` for `ep` (absent is fine). */
+/* Removes the observation of `path` for `ep` (absent is fine). Returns GW_OK or
+ * -GW_ERR_STORE. */
 int store_observation_delete(struct store *s, const char *ep, const struct data_path *path);
 
-/* Calls `fn` for every stored observation, ordered by endpoint then insertion. Same returns
- * as store_requests_load. */
+/* Calls `fn` for every stored observation, ordered by endpoint then first insertion (a
+ * replaced observation keeps its place). Same returns as store_requests_load. */
 int store_observations_load(struct store *s,
                             int (*fn)(void *arg, const char *ep, const struct observe_spec *spec),
                             void *arg);

@@ -1,6 +1,7 @@
 /* uplink.c - what the LwM2M side reports, published: the lifecycle topics of every device
  * (status, registration, events) and its values, translated by the mapping rules. Runs on the
  * loop thread, inside the server's callbacks. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +30,17 @@ static void publish_json(struct bridge *b, const char *ep, const char *leaf, cha
     free(json);
 }
 
+/* Registrations are persisted so that a restarted gateway still knows the devices that keep
+ * sending Updates to their old location. */
+static void persist(struct bridge *b, const struct registration *reg)
+{
+    store_registration_put(b->store, reg, gw_now_wall_ms() + (int64_t)reg->lifetime * 1000);
+}
+
 static void cb_registered(void *ctx, const struct registration *reg)
 {
     struct bridge *b = ctx;
+    persist(b, reg);
     publish_device(b, reg->ep, "status", "online", true);
     publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
     publish_json(b, reg->ep, "event", mappings_event_json("registered", reg, 0, gw_now_wall_ms()),
@@ -41,6 +50,7 @@ static void cb_registered(void *ctx, const struct registration *reg)
 static void cb_updated(void *ctx, const struct registration *reg, unsigned changed)
 {
     struct bridge *b = ctx;
+    persist(b, reg);
     publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
     publish_json(b, reg->ep, "event",
                  mappings_event_json("updated", reg, changed, gw_now_wall_ms()), false);
@@ -51,6 +61,7 @@ static void cb_gone(void *ctx, const struct registration *reg, enum reg_gone why
     struct bridge *b = ctx;
     if (why == GW_GONE_REPLACED)
         return; /* the new registration's messages follow at once and say it all */
+    store_registration_delete(b->store, reg->ep);
     const char *event = why == GW_GONE_EXPIRED ? "expired" : "deregistered";
     publish_device(b, reg->ep, "status", "offline", true);
     publish_device(b, reg->ep, "registration", NULL, true); /* empty retained: cleared */
@@ -63,7 +74,8 @@ static size_t cb_observations(void *ctx, const struct registration *reg, struct 
                               size_t cap)
 {
     struct bridge *b = ctx;
-    return b->rules ? mappings_observations(b->rules, reg, out, cap) : 0;
+    size_t n = b->rules ? mappings_observations(b->rules, reg, out, cap) : 0;
+    return downlink_observations(b, reg->ep, out, n, cap);
 }
 
 static void cb_values(void *ctx, const struct registration *reg, const struct data_path *path,
@@ -93,7 +105,40 @@ int bridge_set_rules(struct bridge *b, const struct mappings_config *rules, char
         return -GW_ERR_INVALID;
     mappings_free(b->rules);
     b->rules = m;
+    bridge_resubscribe(b);
     return GW_OK;
+}
+
+static int restore_registration(void *arg, const struct registration *reg, int64_t expires_at)
+{
+    struct bridge *b = arg;
+    int rc = server_restore(b->server, reg, expires_at);
+    if (rc < 0 && rc != -GW_ERR_EXISTS)
+        log_warn("restore-failed ep=%s reason=\"%s\"", reg->ep, gw_strerror(rc));
+    return GW_OK;
+}
+
+static int restore_observation(void *arg, const char *ep, const struct observe_spec *spec)
+{
+    struct bridge *b = arg;
+    struct ep_observations *o = NULL;
+    HASH_FIND_STR(b->requested, ep, o);
+    if (!o && (o = calloc(1, sizeof(*o)))) {
+        snprintf(o->ep, sizeof(o->ep), "%s", ep);
+        HASH_ADD_STR(b->requested, ep, o);
+    }
+    if (o && o->n < GW_OBSERVE_MAX)
+        o->spec[o->n++] = *spec;
+    return GW_OK;
+}
+
+int bridge_attach(struct bridge *b, struct server *lw)
+{
+    b->server = lw;
+    if (store_registrations_load(b->store, restore_registration, b) < 0 ||
+        store_observations_load(b->store, restore_observation, b) < 0)
+        return -GW_ERR_STORE;
+    return hold_load(b->hold);
 }
 
 static const struct server_callbacks callbacks = {
@@ -102,6 +147,8 @@ static const struct server_callbacks callbacks = {
     .on_gone = cb_gone,
     .observations = cb_observations,
     .on_values = cb_values,
+    .on_ready = downlink_on_ready,
+    .on_result = downlink_on_result,
 };
 
 const struct server_callbacks *bridge_server_callbacks(void)

@@ -162,7 +162,8 @@ static void load_security(struct settings *ctx, const config_setting_t *g,
 
 static void load_lwm2m(struct settings *ctx, const config_setting_t *g, struct server_config *c)
 {
-    static const char *const keys[] = {"listen", "lifetime_min", "lifetime_max", "security", NULL};
+    static const char *const keys[] = {"listen",      "lifetime_min",   "lifetime_max", "security",
+                                       "ack_timeout", "max_retransmit", "queue_awake",  NULL};
     const config_setting_t *l = settings_typed(ctx, g, "lwm2m", "listen", GW_KIND_STRINGS);
     const config_setting_t *e = NULL;
     const config_setting_t *sg = settings_typed(ctx, g, "lwm2m", "security", GW_KIND_GROUP);
@@ -210,6 +211,18 @@ static void load_lwm2m(struct settings *ctx, const config_setting_t *g, struct s
     settings_check_order(ctx, g, "lwm2m", "lifetime_min", min, "lifetime_max", max);
     c->lifetime_min = (uint32_t)min;
     c->lifetime_max = (uint32_t)max;
+
+    /* CoAP transmission (RFC 7252 section 4.8) and the queue-mode awake time (LwM2M). */
+    double ack = 2.0;
+    long long retransmit = 4, awake = 93;
+    if (settings_get_number(ctx, g, "lwm2m", "ack_timeout", &ack) && (ack < 0.1 || ack > 60))
+        settings_report(ctx, settings_member(g, "ack_timeout"),
+                        "lwm2m.ack_timeout must be between 0.1 and 60 seconds");
+    settings_get_int(ctx, g, "lwm2m", "max_retransmit", 1, 20, &retransmit);
+    settings_get_int(ctx, g, "lwm2m", "queue_awake", 1, 86400, &awake);
+    c->ack_timeout = ack;
+    c->max_retransmit = (int)retransmit;
+    c->queue_awake = (uint32_t)awake;
 }
 
 /* ---- mqtt, store, objects ---- */
@@ -218,8 +231,8 @@ static void load_mqtt(struct settings *ctx, const config_setting_t *g, struct br
 {
     static const char *const keys[] = {
         "uri",     "client_id", "topic_prefix",  "qos",           "username",     "password",
-        "version", "keepalive", "reconnect_min", "reconnect_max", "max_buffered", "tls",
-        NULL};
+        "version", "keepalive", "reconnect_min", "reconnect_max", "max_buffered", "session_expiry",
+        "tls",     NULL};
     static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "verify_hostname",
                                            NULL};
     long long qos = 1, ka = 60, rmin = 1, rmax = 60, buf = 10000;
@@ -268,6 +281,9 @@ static void load_mqtt(struct settings *ctx, const config_setting_t *g, struct br
     settings_get_int(ctx, g, "mqtt", "reconnect_max", 1, INT_MAX, &rmax);
     settings_check_order(ctx, g, "mqtt", "reconnect_min", rmin, "reconnect_max", rmax);
     settings_get_int(ctx, g, "mqtt", "max_buffered", 0, INT_MAX, &buf);
+    long long session = 86400;
+    settings_get_int(ctx, g, "mqtt", "session_expiry", 0, INT_MAX, &session);
+    m->session_expiry = (int)session;
     m->qos = (int)qos;
     m->keepalive = (int)ka;
     m->reconnect_min = (int)rmin;

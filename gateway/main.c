@@ -104,8 +104,8 @@ static void reload(struct daemon *d)
     }
     char err[256];
     if (bridge_set_rules(d->bridge, &fresh.rules, err, sizeof(err)) < 0) {
-        log_error("reload-failed file=%s reason=\"%s\" kept=\"the rules in force\"",
-                  d->cfg.file, err);
+        log_error("reload-failed file=%s reason=\"%s\" kept=\"the rules in force\"", d->cfg.file,
+                  err);
         conffile_clear(&fresh);
         conffile_problems_clear(&problems);
         return;
@@ -163,6 +163,8 @@ static int run(struct daemon *d)
             bridge_process(d->bridge);
         if (coap)
             server_process(d->lwm2m);
+        /* One commit for whatever this turn wrote (requests accepted, registrations). */
+        bridge_commit(d->bridge);
     }
 }
 
@@ -304,16 +306,22 @@ int main(int argc, char **argv)
     d.lwm2m = server_new(&d.cfg.lwm2m, bridge_server_callbacks(), d.bridge);
     if (!d.lwm2m)
         goto out;
+    int held = bridge_attach(d.bridge, d.lwm2m);
+    if (held < 0) {
+        log_error("startup-failed reason=\"the store cannot be read\"");
+        goto out;
+    }
+    bridge_commit(d.bridge);
     if (watch(d.epfd, d.sigfd) < 0 || watch(d.epfd, d.timerfd) < 0 ||
         watch(d.epfd, bridge_fd(d.bridge)) < 0 || watch(d.epfd, server_fd(d.lwm2m)) < 0) {
         log_error("startup-failed reason=\"epoll_ctl: %s\"", strerror(errno));
         goto out;
     }
     log_info("started version=%s config=%s listeners=%zu mqtt=%s prefix=%s objects=%zu "
-             "observe=%zu mappings=%zu commands=%zu",
+             "observe=%zu mappings=%zu commands=%zu held=%d registrations=%zu",
              GW_VERSION, file, d.cfg.lwm2m.n_listen, d.cfg.mqtt.uri, d.cfg.mqtt.topic_prefix,
              model_count(d.model), d.cfg.rules.n_observe, d.cfg.rules.n_mappings,
-             d.cfg.rules.n_commands);
+             d.cfg.rules.n_commands, held, server_count(d.lwm2m));
     status = run(&d);
 
 out:

@@ -1,9 +1,10 @@
-/* engine.c - the observe and mappings rules compiled once from the configuration: path patterns
- * as id arrays with a wildcard mask, topic templates as literal and variable segments with the
- * prefix folded in, and the selection of the observations a registration gets. Compiling is
- * where every rule is judged (and refused with its line); matching and rendering afterwards
- * (render.c) never parse a string. */
+/* engine.c - the observe, mappings and commands rules compiled once from the configuration:
+ * path patterns as id arrays with a wildcard mask, topic templates as literal and variable
+ * segments with the prefix folded in, and the selection of the observations a registration
+ * gets. Compiling is where every rule is judged (and refused with its line); matching and
+ * rendering afterwards (render.c, request.c) never parse a rule again. */
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,6 +247,155 @@ static int observe_compile(const struct observe_rule *r, size_t i, struct engine
     return GW_OK;
 }
 
+/* The topic variables a command may bind, each at most once: {ep} (required) and the path
+ * levels. */
+static const char *const command_var_names[] = {
+    [GW_SEG_EP] = "{ep}",
+    [GW_SEG_OID] = "{oid}",
+    [GW_SEG_IID] = "{iid}",
+    [GW_SEG_RID] = "{rid}",
+    [GW_SEG_RIID] = "{riid}",
+    [GW_SEG_OBJECT] = "{object}",
+    [GW_SEG_RESOURCE] = "{resource}",
+};
+
+/* Why the compiled topic `t` cannot be a command topic, or NULL. Written into `why`. */
+static const char *command_topic_problem(const struct engine_template *t, char *why, size_t len)
+{
+    unsigned seen = 0;
+    for (size_t k = 0; k < t->n; k++) {
+        const struct engine_segment *s = &t->seg[k];
+        if (s->var == GW_SEG_TEXT)
+            continue;
+        const char *name = command_var_names[s->var];
+        if (s->var == GW_SEG_OID || s->var == GW_SEG_OBJECT || s->var == GW_SEG_RESOURCE) {
+            snprintf(why, len,
+                     "%s cannot be used in a command topic (only {ep}, {iid}, {rid}, {riid})",
+                     name);
+            return why;
+        }
+        if (seen & (1u << s->var)) {
+            snprintf(why, len, "%s is used twice", name);
+            return why;
+        }
+        seen |= 1u << s->var;
+        /* A variable is a whole level, so that it becomes `+` in the subscription. */
+        const struct engine_segment *prev = k ? &t->seg[k - 1] : NULL;
+        const struct engine_segment *next = k + 1 < t->n ? &t->seg[k + 1] : NULL;
+        bool starts = !prev || (prev->var == GW_SEG_TEXT && prev->text[prev->len - 1] == '/');
+        bool ends = !next || (next->var == GW_SEG_TEXT && next->text[0] == '/');
+        if (!starts || !ends) {
+            snprintf(why, len, "%s must be a whole topic level", name);
+            return why;
+        }
+    }
+    if (!(seen & (1u << GW_SEG_EP))) {
+        snprintf(why, len, "must contain {ep}");
+        return why;
+    }
+    return NULL;
+}
+
+/* A topic of the kind `t` compiles, with {ep} as "e" and every other variable as "0". */
+static char *command_sample(const struct engine_template *t)
+{
+    size_t len = 1;
+    for (size_t k = 0; k < t->n; k++)
+        len += t->seg[k].var == GW_SEG_TEXT ? t->seg[k].len : 1;
+    char *s = malloc(len), *p = s;
+    if (!s)
+        return NULL;
+    for (size_t k = 0; k < t->n; k++) {
+        if (t->seg[k].var == GW_SEG_TEXT) {
+            memcpy(p, t->seg[k].text, t->seg[k].len);
+            p += t->seg[k].len;
+        } else {
+            *p++ = t->seg[k].var == GW_SEG_EP ? 'e' : '0';
+        }
+    }
+    *p = '\0';
+    return s;
+}
+
+static int command_compile(const struct command_rule *r, size_t i, const char *prefix,
+                           struct engine_command *out, char *err, size_t errlen)
+{
+    char why[ENGINE_WHY_MAX];
+    const char *shape;
+    uint8_t min, max;
+
+    if (!r->topic || mappings_check_template(r->topic, why, sizeof(why)) < 0)
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "line %d: commands[%zu].topic: %s", r->line, i,
+                       r->topic ? why : "is required");
+    if ((unsigned)r->op > GW_OP_OBSERVE_COMPOSITE)
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "line %d: commands[%zu].op: unknown operation",
+                       r->line, i);
+    if (template_compile(r->topic, prefix, &out->topic) < 0)
+        return gw_fail(-GW_ERR_NOMEM, err, errlen, "out of memory");
+    if (command_topic_problem(&out->topic, why, sizeof(why)))
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "line %d: commands[%zu].topic: %s", r->line, i,
+                       why);
+    char *sample = command_sample(&out->topic);
+    if (!sample)
+        return gw_fail(-GW_ERR_NOMEM, err, errlen, "out of memory");
+    bool shadowed = request_generic_topic(prefix, sample);
+    free(sample);
+    if (shadowed)
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "line %d: commands[%zu].topic: '%s' is taken by the generic request topics "
+                       "({prefix}/{ep}/request, /write/..., /execute/...)",
+                       r->line, i, r->topic);
+    out->op = r->op;
+    request_op_depth(r->op, &min, &max, &shape);
+    if (r->op == GW_OP_WRITE)
+        min = 3; /* the payload is one value, not the "values" of an instance */
+    if (request_op_composite(r->op)) {
+        if (r->path)
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "line %d: commands[%zu].path: %s takes its paths from the message, "
+                           "not from the rule",
+                           r->line, i, mappings_op_name(r->op));
+    } else {
+        if (!r->path || mappings_check_path(r->path, GW_PATH_VARS, why, sizeof(why)) < 0)
+            return gw_fail(-GW_ERR_INVALID, err, errlen, "line %d: commands[%zu].path: %s", r->line,
+                           i, r->path ? why : "is required");
+        /* Levels are numbers or, by mappings_check_path, the variable of their level. */
+        memset(&out->path, 0, sizeof(out->path));
+        for (const char *s = r->path + 1; *s && out->path.depth < GW_PATH_MAX_DEPTH;) {
+            uint8_t level = out->path.depth++;
+            if (*s == '{') {
+                enum engine_var var = (enum engine_var)(GW_SEG_OID + level);
+                if (!(out->topic.uses & (1u << var)))
+                    return gw_fail(-GW_ERR_INVALID, err, errlen,
+                                   "line %d: commands[%zu].path uses %s but the topic does not "
+                                   "bind it",
+                                   r->line, i, command_var_names[var]);
+                out->path.wild |= (uint8_t)(1u << level);
+                s = strchr(s, '}') + 1;
+            } else {
+                char *end;
+                out->path.id[level] = (uint16_t)strtoul(s, &end, 10);
+                s = end;
+            }
+            if (*s == '/')
+                s++;
+        }
+        if (out->path.depth < min || out->path.depth > max)
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "line %d: commands[%zu].path: %s needs a path like %s", r->line, i,
+                           mappings_op_name(r->op),
+                           r->op == GW_OP_WRITE ? "/oid/iid/rid[/riid]" : shape);
+    }
+    if (r->format) {
+        if (codec_parse_name(r->format, &out->format) < 0)
+            return gw_fail(-GW_ERR_INVALID, err, errlen,
+                           "line %d: commands[%zu].format: unknown format '%s'", r->line, i,
+                           r->format);
+        out->has_format = true;
+    }
+    return GW_OK;
+}
+
 struct mappings *mappings_new(const struct mappings_config *cfg, const char *prefix,
                               int default_qos, char *err, size_t errlen)
 {
@@ -261,6 +411,8 @@ struct mappings *mappings_new(const struct mappings_config *cfg, const char *pre
     m->default_qos = default_qos;
     if (!prefix)
         prefix = "";
+    if (!(m->prefix = strdup(prefix)))
+        goto out_nomem;
     if (template_compile("{prefix}/{ep}/data/{oid}/{iid}/{rid}", prefix, &m->default_topic) < 0 ||
         template_compile("{prefix}/{ep}/data/{oid}/{iid}/{rid}/{riid}", prefix,
                          &m->default_topic_riid) < 0)
@@ -278,6 +430,14 @@ struct mappings *mappings_new(const struct mappings_config *cfg, const char *pre
     for (size_t i = 0; i < cfg->n_observe; i++) {
         m->n_obs = i + 1;
         rc = observe_compile(&cfg->observe[i], i, &m->obs[i], err, errlen);
+        if (rc < 0)
+            goto out_free;
+    }
+    if (cfg->n_commands && !(m->cmd = calloc(cfg->n_commands, sizeof(*m->cmd))))
+        goto out_nomem;
+    for (size_t i = 0; i < cfg->n_commands; i++) {
+        m->n_cmd = i + 1;
+        rc = command_compile(&cfg->commands[i], i, prefix, &m->cmd[i], err, errlen);
         if (rc < 0)
             goto out_free;
     }
@@ -302,6 +462,10 @@ void mappings_free(struct mappings *m)
     for (size_t i = 0; i < m->n_obs; i++)
         free(m->obs[i].endpoint);
     free(m->obs);
+    for (size_t i = 0; i < m->n_cmd; i++)
+        template_clear(&m->cmd[i].topic);
+    free(m->cmd);
+    free(m->prefix);
     template_clear(&m->default_topic);
     template_clear(&m->default_topic_riid);
     free(m);

@@ -184,11 +184,14 @@ int mappings_request_filters(const struct mappings *m, char **out, size_t cap);
  * endpoint and the kind from the topic (the generic topics first, then the commands rules in
  * order), parses the payload (JSON for {prefix}/{ep}/request, text for write/execute and the
  * commands; a command rule's payload is the value for a write, the arguments for an execute,
- * ignored for the others), checks the path and op, and types every value by `model` (may be
- * NULL: values are then typed from JSON). Returns GW_OK; -GW_ERR_NOTFOUND when the topic is
- * none of ours; -GW_ERR_INVALID with a reason naming the field in `err` ("'path' must look
- * like /oid/iid/rid"), `out->ep` and `out->id` filled as far as they could be read, so that
- * the answer can be addressed; -GW_ERR_NOMEM. `out` must be zeroed or cleared. */
+ * JSON where the rule's path is not all the op needs (the "paths" array of read-/observe-
+ * composite, the "values" object of write-composite, the "attributes" object of
+ * write-attributes and, when not empty, of observe), ignored for the others), checks the path
+ * and op, and types every value by `model` (may be NULL: values are then typed from JSON).
+ * Returns GW_OK; -GW_ERR_NOTFOUND when the topic is none of ours; -GW_ERR_INVALID with a
+ * reason naming the field in `err` ("'path' must look like /oid/iid/rid"), `out->ep` and
+ * `out->id` filled as far as they could be read, so that the answer can be addressed;
+ * -GW_ERR_NOMEM. `out` must be zeroed or cleared, and request_clear()ed after any return. */
 int mappings_request_parse(const struct mappings *m, const struct model *model, const char *topic,
                            const void *payload, size_t len, struct request *out, char *err,
                            size_t errlen);

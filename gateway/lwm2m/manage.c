@@ -163,8 +163,7 @@ static int encode(struct manage *m, enum codec_format format, const struct data_
             return rc;
         }
     }
-    return gw_fail(-GW_ERR_INVALID, err, errlen, "the values take more than %u bytes",
-                   PAYLOAD_MAX);
+    return gw_fail(-GW_ERR_INVALID, err, errlen, "the values take more than %u bytes", PAYLOAD_MAX);
 }
 
 static void done_request(struct op *op, enum op_end end, const coap_pdu_t *answer)
@@ -208,7 +207,7 @@ int manage_submit(struct manage *m, struct reg_entry *e, const struct device_req
     case GW_OP_WRITE:
     case GW_OP_CREATE:
     case GW_OP_WRITE_COMPOSITE:
-        op->method = req->op == GW_OP_WRITE_COMPOSITE ? COAP_REQUEST_CODE_IPATCH
+        op->method = req->op == GW_OP_WRITE_COMPOSITE          ? COAP_REQUEST_CODE_IPATCH
                      : req->op == GW_OP_WRITE && !req->partial ? COAP_REQUEST_CODE_PUT
                                                                : COAP_REQUEST_CODE_POST;
         if (!req->values || req->values->n == 0) {
@@ -339,8 +338,9 @@ void manage_report(struct manage *m, struct reg_entry *e, uint64_t handle, enum 
             snprintf(error, sizeof(error), "%.*s", (int)len, (const char *)data);
         else
             snprintf(error, sizeof(error), "%s",
-                     coap_response_phrase((unsigned char)code) ? coap_response_phrase((unsigned char)code)
-                                                                 : "error");
+                     coap_response_phrase((unsigned char)code)
+                         ? coap_response_phrase((unsigned char)code)
+                         : "error");
         res.error = error;
         goto out_report;
     }
@@ -356,8 +356,8 @@ void manage_report(struct manage *m, struct reg_entry *e, uint64_t handle, enum 
             break;
         struct codec_ctx ctx = {.base = *base, .model = m->model};
         int fmt = answer_format(answer, base);
-        int rc = codec_decode((enum codec_format)fmt, data, len, &ctx, &m->answer, error,
-                              sizeof(error));
+        int rc =
+            codec_decode((enum codec_format)fmt, data, len, &ctx, &m->answer, error, sizeof(error));
         if (rc < 0) {
             if (rc != -GW_ERR_INVALID)
                 snprintf(error, sizeof(error), "format %d: %s", fmt, gw_strerror(rc));

@@ -209,7 +209,8 @@ static void done_cancel(struct op *op, enum op_end end, const coap_pdu_t *answer
 static int enqueue(struct observer *o, struct observation *obs, enum op_kind kind)
 {
     static const op_done_fn done[] = {done_write_attributes, done_observe, done_cancel};
-    struct op *op = ops_op_new(o->ops, obs->reg, op_names[kind], done[kind], o, obs, token_taken, o);
+    struct op *op =
+        ops_op_new(o->ops, obs->reg, op_names[kind], done[kind], o, obs, token_taken, o);
     if (!op)
         return -GW_ERR_NOMEM;
     op->path = obs->spec.path;
@@ -359,10 +360,10 @@ int observer_request(struct observer *o, struct reg_entry *e, const struct devic
         int rc = manage_paths_payload(req->paths, req->n_paths, f, &obs->fetch, &obs->fetch_len);
         if (rc < 0) {
             forget_quiet(o, obs);
-            return rc == -GW_ERR_INVALID
-                       ? gw_fail(rc, err, errlen, "'format' must be senml-json or senml-cbor "
-                                                  "for observe-composite")
-                       : rc;
+            return rc == -GW_ERR_INVALID ? gw_fail(rc, err, errlen,
+                                                   "'format' must be senml-json or senml-cbor "
+                                                   "for observe-composite")
+                                         : rc;
         }
         obs->fetch_format = (int)f;
     }
@@ -376,8 +377,8 @@ int observer_request(struct observer *o, struct reg_entry *e, const struct devic
     return GW_OK;
 }
 
-int observer_cancel_request(struct observer *o, struct reg_entry *e,
-                            const struct data_path *path, uint64_t handle)
+int observer_cancel_request(struct observer *o, struct reg_entry *e, const struct data_path *path,
+                            uint64_t handle)
 {
     struct observation *obs = e->observations;
     while (obs && (obs->fetch || !same_path(&obs->spec.path, path)))
@@ -395,8 +396,8 @@ int observer_cancel_request(struct observer *o, struct reg_entry *e,
     answer_request(o, obs, GW_OP_NOT_SENT, NULL);
     ops_forget_owner(o->ops, e, obs);
     heap_remove(&o->watchdogs, &obs->watchdog);
-    obs->request = (struct pending_request){
-        .handle = handle, .op = GW_OP_CANCEL_OBSERVE, .active = true};
+    obs->request =
+        (struct pending_request){.handle = handle, .op = GW_OP_CANCEL_OBSERVE, .active = true};
     if (enqueue(o, obs, OP_CANCEL) < 0) {
         obs->request.active = false;
         forget_quiet(o, obs);

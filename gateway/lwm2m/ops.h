@@ -47,13 +47,13 @@ struct op {
     size_t len;
     const char *name; /* for log lines: "read", "observe" */
     op_done_fn done;
-    void *ctx;   /* the module that made the op (the observer, the server) */
-    void *owner; /* what the op serves (an observation, a request) */
-    uint64_t handle; /* the request from MQTT the op serves, where one does */
-    int kind;        /* what the module that made the op means by it */
+    void *ctx;        /* the module that made the op (the observer, the server) */
+    void *owner;      /* what the op serves (an observation, a request) */
+    uint64_t handle;  /* the request from MQTT the op serves, where one does */
+    int kind;         /* what the module that made the op means by it */
     int64_t deadline; /* monotonic ms, while in flight */
     struct heap_node timer;
-    struct op *next; /* in the registration's queue */
+    struct op *next;   /* in the registration's queue */
     UT_hash_handle hh; /* by token, while in flight */
 };
 

@@ -40,7 +40,7 @@ struct server {
     struct ops *ops;
     struct manage *manage;
     struct reg_entry *pending; /* answered just now: observations to start, on_ready to call */
-    struct data_records sent;         /* reused for every Send */
+    struct data_records sent;  /* reused for every Send */
     const char *const *reserved_eps;
     const struct model *model;
     struct server_callbacks cb;
@@ -683,7 +683,8 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     lw->model = cfg->model;
     lw->ack_timeout = cfg->ack_timeout;
     lw->max_retransmit = cfg->max_retransmit;
-    lw->queue_awake_ms = (int64_t)(cfg->queue_awake ? cfg->queue_awake : DEFAULT_QUEUE_AWAKE) * 1000;
+    lw->queue_awake_ms =
+        (int64_t)(cfg->queue_awake ? cfg->queue_awake : DEFAULT_QUEUE_AWAKE) * 1000;
     /* The longest a request can wait for its answer: every retransmission with the largest
      * random factor (RFC 7252 MAX_TRANSMIT_WAIT), and a margin for a separate response. */
     double ack = cfg->ack_timeout > 0 ? cfg->ack_timeout : DEFAULT_ACK_TIMEOUT;

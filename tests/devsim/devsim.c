@@ -51,7 +51,15 @@ static const char usage_text[] =
     "                       tlv, senml-json, senml-cbor, json (11543), or text (text/plain\n"
     "                       for single values); default tlv for 1.0, senml-json after\n"
     "  --notify con|non     notifications confirmable or not (default non)\n"
-    "  --trace              also print a JSON line per served request and per notification\n"
+    "  --trace              also print a JSON line per served request, per notification\n"
+    "                       and per dropped request\n"
+    "  --awake S            with --queue: after each uplink (register, update, send, a\n"
+    "                       notification) answer the server for S seconds (fractions\n"
+    "                       allowed), then sleep: drop its requests unanswered (no ACK, no\n"
+    "                       RST) until the next uplink; default: never asleep\n"
+    "  --unresponsive       drop every request from the server unanswered (as mute)\n"
+    "  --delay-ms N         answer every request N ms late as a separate response (an\n"
+    "                       empty ACK first); default 0, piggybacked at once\n"
     "  --quiet              print only the final summary line\n"
     "  --help               show this text\n"
     "\n"
@@ -69,11 +77,19 @@ static const char usage_text[] =
     "  serve[:SECONDS]      answer the server, change values and notify for SECONDS\n"
     "                       (fractions allowed), without SECONDS until SIGINT or SIGTERM\n"
     "  wait:SECONDS         the same as serve:SECONDS\n"
+    "  mute                 from here on drop every request from the server unanswered\n"
+    "  unmute               answer the server again\n"
     "  silent               stop here without de-registering\n"
     "\n"
-    "Devices answer the server all along: Read, Observe (pmin, pmax, gt, lt, st honoured),\n"
-    "Write, Write-Attributes, Execute. SIGINT or SIGTERM ends a wait or serve early; the\n"
-    "actions after it still run.\n"
+    "Devices answer the server all along: Read, Discover (GET with Accept 40), Observe (pmin,\n"
+    "pmax, gt, lt, st honoured), Write (PUT, POST), Write-Attributes, Execute (arguments such\n"
+    "as 0='now',1 checked), Create (POST on an object; the payload's instance id, else the\n"
+    "lowest free one), Delete of an instance, and with LwM2M 1.1 and later Read-Composite\n"
+    "(FETCH /), Observe-Composite (FETCH / with Observe) and Write-Composite (iPATCH /) in\n"
+    "SenML JSON or CBOR. Errors: 4.04 for a path the device does not have, 4.05 for an\n"
+    "operation the path does not take (a read-only resource written, a resource that cannot\n"
+    "execute), 4.00 for a bad payload or a value of the wrong type. SIGINT or SIGTERM ends a\n"
+    "wait or serve early; the actions after it still run.\n"
     "\n"
     "Prints one JSON line per finished request and a summary line; exits 0 when every\n"
     "request got a 2.xx answer, 1 otherwise, 2 on bad usage.\n";
@@ -256,6 +272,10 @@ static bool parse_action(const struct options *opt, const char *text, struct act
         act->kind = GW_ACTION_SILENT;
         return true;
     }
+    if (strcmp(text, "mute") == 0 || strcmp(text, "unmute") == 0) {
+        act->kind = text[0] == 'm' ? GW_ACTION_MUTE : GW_ACTION_UNMUTE;
+        return true;
+    }
     return false;
 }
 
@@ -301,6 +321,9 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         OPT_FORMAT,
         OPT_NOTIFY,
         OPT_TRACE,
+        OPT_AWAKE,
+        OPT_UNRESPONSIVE,
+        OPT_DELAY_MS,
         OPT_QUIET,
         OPT_HELP,
     };
@@ -321,6 +344,9 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         {"format", required_argument, NULL, OPT_FORMAT},
         {"notify", required_argument, NULL, OPT_NOTIFY},
         {"trace", no_argument, NULL, OPT_TRACE},
+        {"awake", required_argument, NULL, OPT_AWAKE},
+        {"unresponsive", no_argument, NULL, OPT_UNRESPONSIVE},
+        {"delay-ms", required_argument, NULL, OPT_DELAY_MS},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -334,6 +360,7 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         .timeout_ms = 5000,
         .concurrency = 64,
         .rate = 1.0,
+        .awake = -1.0,
         .interrupted = &interrupted,
     };
     bool have_prefix = false;
@@ -419,6 +446,17 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         case OPT_TRACE:
             opt->trace = true;
             break;
+        case OPT_AWAKE:
+            if (!parse_seconds(optarg, &opt->awake))
+                return usage_error("--awake needs a number of seconds", optarg);
+            break;
+        case OPT_UNRESPONSIVE:
+            opt->unresponsive = true;
+            break;
+        case OPT_DELAY_MS:
+            if (!parse_ulong(optarg, 0, 600000, &opt->delay_ms))
+                return usage_error("--delay-ms needs milliseconds from 0 to 600000", optarg);
+            break;
         case OPT_QUIET:
             opt->quiet = true;
             break;
@@ -431,6 +469,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
     }
     if (!have_server)
         return usage_error("--server is required", NULL);
+    if (opt->awake >= 0.0 && !opt->queue)
+        return usage_error("--awake is for queue mode: add --queue", NULL);
     if (opt->ep != NULL && (opt->count != 1 || have_prefix))
         return usage_error("--ep names a single device: no --count above 1, no --ep-prefix", NULL);
     if (optind >= argc)
@@ -502,7 +542,9 @@ int main(int argc, char **argv)
         const struct action *act = &actions[i];
         if (act->kind == GW_ACTION_SILENT)
             break;
-        if (act->kind == GW_ACTION_WAIT) {
+        if (act->kind == GW_ACTION_MUTE || act->kind == GW_ACTION_UNMUTE) {
+            sim_set_muted(sim, act->kind == GW_ACTION_MUTE);
+        } else if (act->kind == GW_ACTION_WAIT) {
             sim_run_wait(sim, act->wait_seconds);
             if (interrupted) {
                 interrupted = 0;

@@ -1,8 +1,10 @@
 /* objects.c - the objects of a simulated device and their values: LwM2M Server (1), Device
  * (3) and Temperature (3303) instances, as --objects registers them. The paths are laid out
  * once for all devices (struct layout, in path order so that a subtree is a run of nodes);
- * each device holds only values, attributes and observation state. Types and operations come
- * from the gateway's object model, so a value is encoded exactly as the codecs expect. */
+ * each device holds only values, which instances it has now, attributes and observation
+ * state, until a Create of an instance the layout lacks gives it a layout of its own. Types
+ * and operations come from the gateway's object model, so a value is encoded exactly as the
+ * codecs expect. */
 
 #include "sim_internal.h"
 
@@ -54,9 +56,20 @@ static int path_cmp(const struct data_path *a, const struct data_path *b)
     return (int)a->depth - (int)b->depth;
 }
 
-static int instance_cmp(const void *a, const void *b)
+/* An instance of a layout: one of --objects, or one a Create added. */
+struct slot {
+    struct data_path path;
+    bool registered;
+};
+
+static int path_qsort_cmp(const void *a, const void *b)
 {
     return path_cmp(a, b);
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+    return path_cmp(&((const struct slot *)a)->path, &((const struct slot *)b)->path);
 }
 
 /* Collects the </oid/iid> links of simulated objects from `links`, sorted and without
@@ -93,7 +106,7 @@ static bool collect_instances(const char *links, struct data_path **out, size_t 
         p = end;
     }
     if (n > 0)
-        qsort(v, n, sizeof(*v), instance_cmp);
+        qsort(v, n, sizeof(*v), path_qsort_cmp);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
         if (kept == 0 || path_cmp(&v[kept - 1], &v[i]) != 0)
@@ -120,7 +133,7 @@ static int add_def(struct layout *l, size_t *cap, struct node_def def)
 
 /* Adds the resources devsim simulates for instance `inst` (at layout index `parent`). */
 static bool add_resources(struct layout *l, size_t *cap, const struct model *model,
-                          const struct data_path *inst, int parent)
+                          const struct data_path *inst, int parent, bool registered)
 {
     for (size_t s = 0; s < GW_ARRAY_LEN(specs); s++) {
         if (specs[s].oid != inst->id[0])
@@ -134,6 +147,7 @@ static bool add_resources(struct layout *l, size_t *cap, const struct model *mod
             .type = mr->type,
             .ops = mr->ops,
             .has_value = !mr->multiple && mr->type != GW_TYPE_NONE,
+            .registered = registered,
         };
         int res = add_def(l, cap, def);
         if (res < 0)
@@ -149,26 +163,27 @@ static bool add_resources(struct layout *l, size_t *cap, const struct model *mod
     return true;
 }
 
-bool objects_layout(struct layout *l, const struct model *model, const char *links)
+/* Builds layout `l` from the instances `slots`, sorted by path: every object once, each
+ * instance with devsim's resources. Returns false when out of memory (`l` cleared). */
+static bool build_layout(struct layout *l, const struct model *model, const struct slot *slots,
+                         size_t count)
 {
-    struct data_path *instances;
-    size_t count, cap = 0;
+    size_t cap = 0;
     int object = -1;
 
     memset(l, 0, sizeof(*l));
-    if (!collect_instances(links, &instances, &count))
-        return false;
     for (size_t i = 0; i < count; i++) {
-        const struct data_path *inst = &instances[i];
+        const struct data_path *inst = &slots[i].path;
         if (object < 0 || l->defs[object].path.id[0] != inst->id[0]) {
-            struct node_def def = {.path = data_path_make(1, inst->id[0]), .parent = -1};
+            struct node_def def = {
+                .path = data_path_make(1, inst->id[0]), .parent = -1, .registered = true};
             object = add_def(l, &cap, def);
             if (object < 0)
                 goto out_fail;
         }
-        struct node_def def = {.path = *inst, .parent = object};
+        struct node_def def = {.path = *inst, .parent = object, .registered = slots[i].registered};
         int at = add_def(l, &cap, def);
-        if (at < 0 || !add_resources(l, &cap, model, inst, at))
+        if (at < 0 || !add_resources(l, &cap, model, inst, at, slots[i].registered))
             goto out_fail;
     }
     /* A path's subtree ends at the next path that is not deeper. */
@@ -178,19 +193,97 @@ bool objects_layout(struct layout *l, const struct model *model, const char *lin
             j++;
         l->defs[i].end = (unsigned)j;
     }
-    free(instances);
     return true;
 
 out_fail:
-    free(instances);
     objects_layout_clear(l);
     return false;
+}
+
+bool objects_layout(struct layout *l, const struct model *model, const char *links)
+{
+    struct data_path *registered;
+    size_t count;
+
+    memset(l, 0, sizeof(*l));
+    if (!collect_instances(links, &registered, &count))
+        return false;
+    struct slot *slots = malloc((count + 1) * sizeof(*slots));
+    bool ok = slots != NULL;
+    for (size_t i = 0; ok && i < count; i++)
+        slots[i] = (struct slot){.path = registered[i], .registered = true};
+    ok = ok && build_layout(l, model, slots, count);
+    free(slots);
+    free(registered);
+    return ok;
+}
+
+int objects_add_instance(struct device *dev, const struct data_path *inst)
+{
+    const struct layout *old = dev->layout;
+    size_t count = 0;
+    struct slot *slots = malloc((old->n + 1) * sizeof(*slots));
+    struct layout *l = calloc(1, sizeof(*l));
+    struct node *nodes = NULL;
+    int at = -1;
+
+    if (slots == NULL || l == NULL)
+        goto out_free;
+    for (size_t i = 0; i < old->n; i++)
+        if (old->defs[i].path.depth == 2)
+            slots[count++] =
+                (struct slot){.path = old->defs[i].path, .registered = old->defs[i].registered};
+    slots[count++] = (struct slot){.path = *inst};
+    qsort(slots, count, sizeof(*slots), slot_cmp);
+    if (!build_layout(l, dev->sim->model, slots, count))
+        goto out_free;
+    nodes = calloc(l->n, sizeof(*nodes));
+    if (nodes == NULL)
+        goto out_free;
+
+    /* Every old path is in the new layout: the nodes move, the composite indices follow. */
+    for (size_t i = 0; i < old->n; i++) {
+        size_t j = (size_t)objects_find(l, &old->defs[i].path);
+        nodes[j] = dev->nodes[i];
+        if (nodes[j].resource != NULL)
+            coap_resource_set_userdata(nodes[j].resource, &nodes[j]);
+    }
+    for (size_t k = 0; k < dev->composite_n; k++)
+        if (dev->composite[k] != SIZE_MAX)
+            dev->composite[k] = (size_t)objects_find(l, &old->defs[dev->composite[k]].path);
+    at = objects_find(l, inst);
+    double wall = wall_seconds();
+    free(dev->nodes);
+    dev->nodes = nodes;
+    if (dev->own_layout) {
+        objects_layout_clear(dev->layout);
+        free(dev->layout);
+    }
+    dev->layout = l;
+    dev->own_layout = true;
+    for (unsigned j = (unsigned)at; j < l->defs[at].end; j++)
+        dev->nodes[j].changed_s = wall;
+    free(slots);
+    return at;
+
+out_free:
+    free(slots);
+    if (l != NULL)
+        objects_layout_clear(l);
+    free(l);
+    return -1;
 }
 
 void objects_layout_clear(struct layout *l)
 {
     free(l->defs);
     memset(l, 0, sizeof(*l));
+}
+
+int objects_find_present(const struct device *dev, const struct data_path *path)
+{
+    int at = objects_find(dev->layout, path);
+    return at >= 0 && dev->nodes[at].present ? at : -1;
 }
 
 int objects_find(const struct layout *l, const struct data_path *path)
@@ -230,7 +323,7 @@ static int sibling(const struct layout *l, unsigned idx, uint16_t rid)
 double objects_number(const struct device *dev, unsigned idx)
 {
     const struct data_value *v = &dev->nodes[idx].value;
-    if (!dev->sim->layout.defs[idx].has_value)
+    if (!dev->layout->defs[idx].has_value)
         return NAN;
     switch (v->type) {
     case GW_TYPE_INTEGER:
@@ -306,7 +399,7 @@ static void change(struct device *dev, unsigned idx, const struct data_value *v,
 
 static void change_number(struct device *dev, unsigned idx, double number, double wall)
 {
-    struct data_value v = {.type = dev->sim->layout.defs[idx].type};
+    struct data_value v = {.type = dev->layout->defs[idx].type};
     if (v.type == GW_TYPE_FLOAT)
         v.v.f = number;
     else
@@ -327,7 +420,7 @@ static struct data_value text_value(const char *text)
 static struct data_value first_value(const struct device *dev, unsigned idx, double wall)
 {
     const struct options *opt = dev->sim->opt;
-    const struct node_def *d = &dev->sim->layout.defs[idx];
+    const struct node_def *d = &dev->layout->defs[idx];
     uint16_t oid = d->path.id[0], iid = d->path.id[1], rid = d->path.id[2];
     struct data_value v = {.type = d->type};
     bool v10 = strcmp(opt->version, "1.0") == 0;
@@ -375,7 +468,8 @@ static struct data_value first_value(const struct device *dev, unsigned idx, dou
 
 bool objects_init(struct device *dev)
 {
-    const struct layout *l = &dev->sim->layout;
+    dev->layout = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     double wall = wall_seconds();
     dev->nodes = calloc(l->n ? l->n : 1, sizeof(*dev->nodes));
     if (dev->nodes == NULL)
@@ -384,6 +478,7 @@ bool objects_init(struct device *dev)
     dev->rng = 0x9e3779b97f4a7c15ull * (dev->index + 1);
     for (unsigned i = 0; i < l->n; i++) {
         dev->nodes[i].changed_s = wall;
+        dev->nodes[i].present = l->defs[i].registered;
         if (!l->defs[i].has_value)
             continue;
         struct data_value v = first_value(dev, i, wall);
@@ -397,10 +492,16 @@ void objects_free(struct device *dev)
 {
     if (dev->nodes == NULL)
         return;
-    for (size_t i = 0; i < dev->sim->layout.n; i++)
+    for (size_t i = 0; i < dev->layout->n; i++)
         free(dev->nodes[i].text);
     free(dev->nodes);
     dev->nodes = NULL;
+    if (dev->own_layout) {
+        objects_layout_clear(dev->layout);
+        free(dev->layout);
+        dev->layout = &dev->sim->layout;
+        dev->own_layout = false;
+    }
 }
 
 /* ---- the changing resources ------------------------------------------------------------- */
@@ -420,7 +521,7 @@ static double random_unit(struct device *dev)
  * that every format writes the same short number. */
 static void walk(struct device *dev, unsigned idx, double wall)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     double before = objects_number(dev, idx);
     double step = 0.05 + random_unit(dev) * 0.45;
     if (random_unit(dev) < 0.5)
@@ -439,11 +540,11 @@ static void walk(struct device *dev, unsigned idx, double wall)
 
 void objects_tick(struct device *dev, double now_ms)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     double wall = wall_seconds();
     for (unsigned i = 0; i < l->n; i++) {
         const struct node_def *d = &l->defs[i];
-        if (d->path.depth != 3 || !d->has_value)
+        if (d->path.depth != 3 || !d->has_value || !dev->nodes[i].present)
             continue;
         uint16_t oid = d->path.id[0], rid = d->path.id[2];
         if (!objects_changing(l, i)) {
@@ -465,10 +566,10 @@ void objects_tick(struct device *dev, double now_ms)
 
 int objects_read(const struct device *dev, unsigned idx, bool with_time, struct data_records *out)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     for (unsigned j = idx; j < l->defs[idx].end; j++) {
         const struct node_def *d = &l->defs[j];
-        if (!d->has_value || !(d->ops & GW_OP_R))
+        if (!d->has_value || !(d->ops & GW_OP_R) || !dev->nodes[j].present)
             continue;
         int rc = data_records_add(out, &d->path, &dev->nodes[j].value, with_time,
                                   dev->nodes[j].changed_s);
@@ -478,25 +579,33 @@ int objects_read(const struct device *dev, unsigned idx, bool with_time, struct 
     return GW_OK;
 }
 
-coap_pdu_code_t objects_write(struct device *dev, unsigned idx, const struct data_records *in,
-                              double now_ms, char *why, size_t whylen)
+/* Checks the records `in` against nodes [from, to): each names a resource (or resource
+ * instance) there that the device has, with a value of the node's type, writable unless
+ * `create`. Records without value are refused, but for the instance itself in a Create. */
+static coap_pdu_code_t check_records(const struct device *dev, unsigned from, unsigned to,
+                                     const struct data_records *in, bool create, char *why,
+                                     size_t whylen)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     char path[32];
-
-    /* All or nothing: every record is checked before any is stored. */
     for (size_t i = 0; i < in->n; i++) {
         const struct data_record *r = &in->v[i];
         int j = objects_find(l, &r->path);
         data_path_format(&r->path, path, sizeof(path));
-        if (j < (int)idx || j >= (int)l->defs[idx].end) {
+        if (create && j == (int)from && r->value.type == GW_TYPE_NONE)
+            continue; /* an empty instance (TLV) */
+        if (j < (int)from || j >= (int)to || (!create && !dev->nodes[j].present)) {
             snprintf(why, whylen, "no resource %s here", path);
-            return COAP_RESPONSE_CODE_NOT_FOUND;
+            return create ? COAP_RESPONSE_CODE_BAD_REQUEST : COAP_RESPONSE_CODE_NOT_FOUND;
         }
         const struct node_def *d = &l->defs[j];
-        if (!d->has_value || !(d->ops & GW_OP_W)) {
+        if (!d->has_value || (!create && !(d->ops & GW_OP_W))) {
             snprintf(why, whylen, "%s is not writable", path);
-            return COAP_RESPONSE_CODE_NOT_ALLOWED;
+            return create ? COAP_RESPONSE_CODE_BAD_REQUEST : COAP_RESPONSE_CODE_NOT_ALLOWED;
+        }
+        if (r->value.type == GW_TYPE_NONE) {
+            snprintf(why, whylen, "%s has no value", path);
+            return COAP_RESPONSE_CODE_BAD_REQUEST;
         }
         struct data_value v;
         char reason[96];
@@ -505,9 +614,17 @@ coap_pdu_code_t objects_write(struct device *dev, unsigned idx, const struct dat
             return COAP_RESPONSE_CODE_BAD_REQUEST;
         }
     }
-    double wall = wall_seconds();
+    return COAP_RESPONSE_CODE_CHANGED;
+}
+
+/* Stores the records `in`, all checked by check_records, as changes seen by observers. */
+static void apply_records(struct device *dev, const struct data_records *in, double wall)
+{
+    const struct layout *l = dev->layout;
     for (size_t i = 0; i < in->n; i++) {
         const struct data_record *r = &in->v[i];
+        if (r->value.type == GW_TYPE_NONE)
+            continue;
         unsigned j = (unsigned)objects_find(l, &r->path);
         struct data_value v;
         data_value_convert(&r->value, l->defs[j].type, &v, NULL, 0);
@@ -515,13 +632,63 @@ coap_pdu_code_t objects_write(struct device *dev, unsigned idx, const struct dat
             dev->time_offset = (double)v.v.i - floor(wall);
         change(dev, j, &v, wall);
     }
+}
+
+coap_pdu_code_t objects_write(struct device *dev, int idx, const struct data_records *in,
+                              double now_ms, char *why, size_t whylen)
+{
+    const struct layout *l = dev->layout;
+    unsigned from = idx < 0 ? 0 : (unsigned)idx;
+    unsigned to = idx < 0 ? (unsigned)l->n : l->defs[idx].end;
+
+    /* All or nothing: every record is checked before any is stored. */
+    coap_pdu_code_t code = check_records(dev, from, to, in, false, why, whylen);
+    if (code != COAP_RESPONSE_CODE_CHANGED)
+        return code;
+    apply_records(dev, in, wall_seconds());
     observe_flush(dev, now_ms);
     return COAP_RESPONSE_CODE_CHANGED;
 }
 
+coap_pdu_code_t objects_create(struct device *dev, unsigned inst, const struct data_records *in,
+                               double now_ms, char *why, size_t whylen)
+{
+    const struct layout *l = dev->layout;
+    coap_pdu_code_t code = check_records(dev, inst, l->defs[inst].end, in, true, why, whylen);
+    if (code != COAP_RESPONSE_CODE_CHANGED)
+        return code;
+    double wall = wall_seconds();
+    for (unsigned j = inst; j < l->defs[inst].end; j++) {
+        struct node *n = &dev->nodes[j];
+        n->present = true;
+        n->changed_s = wall;
+        memset(&n->attrs, 0, sizeof(n->attrs));
+        if (!l->defs[j].has_value)
+            continue;
+        struct data_value v = first_value(dev, j, wall);
+        store(dev, j, &v); /* out of memory: the value before stays, as good as any */
+    }
+    apply_records(dev, in, wall);
+    /* The object has one instance more: its observers hear of it. */
+    observe_changed(dev, (unsigned)l->defs[inst].parent, NAN, NAN);
+    observe_flush(dev, now_ms);
+    return COAP_RESPONSE_CODE_CREATED;
+}
+
+void objects_delete(struct device *dev, unsigned inst, double now_ms)
+{
+    const struct layout *l = dev->layout;
+    for (unsigned j = inst; j < l->defs[inst].end; j++) {
+        dev->nodes[j].present = false;
+        observe_forget(dev, j);
+    }
+    observe_changed(dev, (unsigned)l->defs[inst].parent, NAN, NAN);
+    observe_flush(dev, now_ms);
+}
+
 void objects_execute(struct device *dev, unsigned idx, double now_ms)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     const struct data_path *p = &l->defs[idx].path;
     if (p->id[0] != 3303 || p->id[2] != 5605)
         return; /* Reboot, Registration Update Trigger: logged by the caller only */

@@ -4,7 +4,9 @@
  * decides when to tell it, by the Write-Attributes of TS Core 5.1.2: not before pmin after the
  * last notification, at the latest at pmax, and for a numeric resource with gt, lt or st
  * only on crossing gt or lt or on a change of at least st. Devices with a deadline wait in
- * one binary min-heap, so that a thousand observed devices cost a heap step, not a scan. */
+ * one binary min-heap, so that a thousand observed devices cost a heap step, not a scan.
+ * Observe-Composite observations (composite.c) share the root's resource and are notified at
+ * once on any change of a value they name, without pmin or pmax. */
 
 #include "sim_internal.h"
 
@@ -94,7 +96,7 @@ double observe_next_due(const struct sim *sim)
  * is 0; a pmax below pmin is ignored, as TS Core 5.1.2 asks. */
 static void periods(const struct device *dev, unsigned idx, double *pmin, double *pmax)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     unsigned found = 0;
     *pmin = 0.0;
     *pmax = 0.0;
@@ -147,7 +149,7 @@ coap_pdu_code_t observe_write_attributes(struct device *dev, unsigned idx, const
                  {"gt", GW_ATTR_GT},
                  {"lt", GW_ATTR_LT},
                  {"st", GW_ATTR_ST}};
-    const struct node_def *d = &dev->sim->layout.defs[idx];
+    const struct node_def *d = &dev->layout->defs[idx];
     struct attrs a = dev->nodes[idx].attrs;
 
     if (d->path.depth > 3) {
@@ -241,7 +243,7 @@ static bool crosses(double before, double after, double threshold)
  * gt, lt or st, only when it crosses gt or lt or moved by st since the last notification. */
 static bool worth_notifying(const struct device *dev, unsigned obs, double before, double after)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     const struct node_def *d = &l->defs[obs];
     if (d->path.depth < 3 || !d->has_value || isnan(before) || isnan(after))
         return true;
@@ -256,12 +258,22 @@ static bool worth_notifying(const struct device *dev, unsigned obs, double befor
 
 void observe_changed(struct device *dev, unsigned idx, double before, double after)
 {
-    const struct layout *l = &dev->sim->layout;
+    const struct layout *l = dev->layout;
     for (int j = (int)idx; j >= 0; j = l->defs[j].parent) {
         struct node *n = &dev->nodes[j];
         if (n->observed && !n->pending && worth_notifying(dev, (unsigned)j, before, after))
             n->pending = true;
     }
+    if (dev->root.observed && !dev->root.pending && composite_concerns(dev, idx))
+        dev->root.pending = true;
+}
+
+void observe_forget(struct device *dev, unsigned idx)
+{
+    struct node *n = &dev->nodes[idx];
+    n->observed = false;
+    n->pending = false;
+    memset(&n->attrs, 0, sizeof(n->attrs));
 }
 
 /* When observation `idx` must notify next, INFINITY when only a change can make it. */
@@ -277,27 +289,34 @@ static double node_due(const struct device *dev, unsigned idx)
     return pmax > 0.0 ? n->last_ms + pmax * 1e3 : INFINITY;
 }
 
-/* Has libcoap notify the observers of node `idx` with the values of now. */
-static void notify(struct device *dev, unsigned idx)
+/* Has libcoap notify the observers of `n` with the values of now. Returns false when no
+ * observer is left. */
+static bool notify_node(struct device *dev, struct node *n)
 {
-    struct node *n = &dev->nodes[idx];
     n->pending = false;
-    if (!coap_resource_notify_observers(n->resource, NULL)) {
+    if (n->resource == NULL || !coap_resource_notify_observers(n->resource, NULL)) {
         n->observed = false; /* the last observer is gone */
-        return;
+        return false;
     }
     /* The clock, not the caller's `now`: a loop busy with a thousand devices would otherwise
      * date the notification early, and the next one could come before pmin. */
     n->last_ms = sim_now_ms();
-    n->last_number = objects_number(dev, idx);
     n->armed = true;
     dev->io_wanted = true;
+    radio_uplink(dev);
+    return true;
+}
+
+static void notify(struct device *dev, unsigned idx)
+{
+    if (notify_node(dev, &dev->nodes[idx]))
+        dev->nodes[idx].last_number = objects_number(dev, idx);
 }
 
 void observe_flush(struct device *dev, double now_ms)
 {
     double due = INFINITY;
-    for (unsigned i = 0; i < dev->sim->layout.n; i++) {
+    for (unsigned i = 0; i < dev->layout->n; i++) {
         if (!dev->nodes[i].observed)
             continue;
         double at = node_due(dev, i);
@@ -308,6 +327,8 @@ void observe_flush(struct device *dev, double now_ms)
         if (at < due)
             due = at;
     }
+    if (dev->root.observed && dev->root.pending && !notify_node(dev, &dev->root))
+        dev->composite_n = 0; /* every Observe-Composite has ended */
     schedule(dev, due);
 }
 

@@ -295,7 +295,7 @@ static bool add_path(coap_pdu_t *pdu, const char *path)
 static size_t build_send_payload(struct device *dev, const struct action *act, const char **why)
 {
     struct sim *sim = dev->sim;
-    const struct layout *l = &sim->layout;
+    const struct layout *l = dev->layout;
     struct codec_ctx ctx = {.base = {.depth = 0}, .model = sim->model};
     char err[160];
     size_t len = 0;
@@ -306,7 +306,7 @@ static size_t build_send_payload(struct device *dev, const struct action *act, c
         if (objects_changing(l, i))
             rc = objects_read(dev, i, true, &sim->records);
     for (size_t i = 0; i < act->send_count && rc == GW_OK; i++) {
-        int at = objects_find(l, &act->send_paths[i]);
+        int at = objects_find_present(dev, &act->send_paths[i]);
         if (at < 0) {
             *why = "a path to send is not on the device";
             return 0;
@@ -424,8 +424,12 @@ static void start_request(struct sim *sim, struct device *dev, const struct acti
     sim->newest = dev;
     sim->in_flight++;
 
-    if (coap_send(dev->session, pdu) == COAP_INVALID_MID && dev->in_flight)
-        finish_request(dev, "not-sent", false, NULL, NULL, 0, "coap_send failed");
+    if (coap_send(dev->session, pdu) == COAP_INVALID_MID) {
+        if (dev->in_flight)
+            finish_request(dev, "not-sent", false, NULL, NULL, 0, "coap_send failed");
+    } else {
+        radio_uplink(dev);
+    }
     sim_device_io(dev); /* arms the context's timer for retransmissions */
 }
 
@@ -459,14 +463,25 @@ void sim_device_io(struct device *dev)
     /* coap_io_process(ctx, COAP_IO_NO_WAIT) without blocking or its cache upkeep */
     prepare_io(dev);
     do {
+        /* libcoap reads one datagram per ready socket and call: what it reads next is never
+         * a request dropped here */
+        radio_drop_requests(dev);
         n = epoll_wait(fd, events, COAP_MAX_EPOLL_EVENTS, 0);
         if (n > 0)
             coap_io_do_epoll(dev->ctx, events, (size_t)n); /* prepares again per event */
     } while (n == COAP_MAX_EPOLL_EVENTS);
+    if (dev->reap)
+        manage_reap(dev);
     if (dev->io_wanted)
         prepare_io(dev);
-    for (size_t i = 0; i < dev->sim->layout.n; i++)
+    for (size_t i = 0; i < dev->layout->n; i++)
         dev->nodes[i].armed = false;
+    dev->root.armed = false;
+}
+
+void sim_set_muted(struct sim *sim, bool muted)
+{
+    sim->muted = muted;
 }
 
 /* Where the next value change is due (a device per tick_ms / count), INFINITY for none. */
@@ -591,6 +606,8 @@ static bool device_setup(struct sim *sim, struct device *dev, const coap_address
     dev->sim = sim;
     dev->heap_pos = SIZE_MAX;
     dev->due_ms = INFINITY;
+    dev->awake_until_ms = -INFINITY; /* with --awake: asleep until the first uplink */
+    dev->fd = -2;
     dev->name = device_name(sim->opt, dev->index);
     dev->ctx = coap_new_context(NULL);
     if (dev->name == NULL || dev->ctx == NULL || !objects_init(dev) || !serve_setup(dev)) {
@@ -696,6 +713,7 @@ struct sim *sim_new(const struct options *opt, char *register_payload)
     }
     sim->opt = opt;
     sim->epfd = -1;
+    sim->muted = opt->unresponsive;
     sim->register_payload = register_payload;
     if (!sim_setup(sim)) {
         sim_free(sim);

@@ -27,6 +27,8 @@ enum gw_action_kind {
     GW_ACTION_REQUEST, /* one request per device: register, update, deregister or send */
     GW_ACTION_WAIT,    /* wait:S and serve[:S] */
     GW_ACTION_SILENT,
+    GW_ACTION_MUTE,   /* from here on, drop every request from the server */
+    GW_ACTION_UNMUTE, /* answer the server again */
 };
 
 /* The command line options. Strings are borrowed from argv. */
@@ -45,10 +47,13 @@ struct options {
     unsigned long timeout_ms;
     unsigned long concurrency;
     bool quiet;
-    double rate;        /* changes per second of the changing resources, 0 for none */
-    const char *format; /* --format name ("tlv", "senml-json", ...), or NULL for the default */
-    bool notify_con;    /* notifications are confirmable */
-    bool trace;         /* one JSON line per served request and per notification */
+    double rate;            /* changes per second of the changing resources, 0 for none */
+    const char *format;     /* --format name ("tlv", "senml-json", ...), or NULL for the default */
+    bool notify_con;        /* notifications are confirmable */
+    bool trace;             /* one JSON line per served request and per notification */
+    double awake;           /* --awake: seconds a device listens after each uplink; < 0: always */
+    bool unresponsive;      /* --unresponsive: every request from the server is dropped */
+    unsigned long delay_ms; /* --delay-ms: requests answered separately, this late; 0: not */
     /* Set (from a signal handler) to end the current wait or serve action early. */
     const volatile sig_atomic_t *interrupted;
 };
@@ -88,6 +93,10 @@ void sim_run_requests(struct sim *sim, const struct action *act);
 /* Keeps serving CoAP (answering the server, changing values, notifying) for `seconds`
  * (INFINITY: until opt->interrupted is set), or until opt->interrupted is set. */
 void sim_run_wait(struct sim *sim, double seconds);
+
+/* Mutes (or unmutes) every device: a muted device drops each request from the server without
+ * an answer, as --unresponsive does from the start. */
+void sim_set_muted(struct sim *sim, bool muted);
 
 /* Requests that got a 2.xx answer, and all others (errors, timeouts, not sent). */
 unsigned long sim_ok_count(const struct sim *sim);

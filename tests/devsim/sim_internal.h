@@ -1,6 +1,8 @@
 /* sim_internal.h - what the files of the simulator share: the device and its objects
  * (objects.c), the observations and their timing (observe.c), the answers to the server
- * (serve.c) and the sessions, requests and event loop (sim.c). devsim.c sees only sim.h. */
+ * (serve.c; manage.c for Create, Delete and Discover; composite.c for the composite
+ * operations on the root), when a device listens (radio.c) and the sessions, requests and
+ * event loop (sim.c). devsim.c sees only sim.h. */
 #ifndef GW_DEVSIM_SIM_INTERNAL_H
 #define GW_DEVSIM_SIM_INTERNAL_H
 
@@ -13,6 +15,12 @@
 
 /* Largest payload a device encodes (a read, a notification, a Send). One CoAP message. */
 #define GW_PAYLOAD_MAX 1024
+/* Most paths one composite request may name (as the gateway's GW_COMPOSITE_MAX). */
+#define GW_COMPOSITE_PATHS 32
+/* Longest reason sent back as the payload of an error answer. */
+#define GW_WHY_MAX 160
+/* Longest URI of a resource: root, four ids, slashes. */
+#define GW_URI_MAX 300
 
 /* ---- objects.c: what every device has ------------------------------------------------- */
 
@@ -26,9 +34,11 @@ struct node_def {
     enum data_type type; /* of the value, for nodes with one (has_value) */
     unsigned ops;        /* enum model_ops of a resource (and its instances); 0 above */
     bool has_value;      /* a single resource or a resource instance */
+    bool registered;     /* an object, or in an instance of --objects (not one a Create added) */
 };
 
-/* The paths of every device, built once from --objects. */
+/* The paths of every device, built once from --objects; a device that creates an instance
+ * the layout has no place for gets a layout of its own. */
 struct layout {
     struct node_def *defs;
     size_t n;
@@ -49,7 +59,8 @@ struct attrs {
 
 /* One path of one device: its value, attributes and observation. */
 struct node {
-    coap_resource_t *resource; /* owned by the device's context */
+    coap_resource_t *resource; /* owned by the device's context; NULL while absent */
+    bool present;              /* an object, or in an instance the device has now */
     struct data_value value;   /* when the def has_value; a STRING points into `text` */
     char *text;                /* owned bytes of a STRING value */
     double changed_s;          /* wall clock of the last change, for the times of Send */
@@ -87,7 +98,9 @@ struct device {
     struct device *older;
     struct device *newer;
 
-    struct node *nodes; /* one per path of the layout */
+    struct layout *layout; /* sim->layout, or its own (own_layout) after a Create */
+    bool own_layout;
+    struct node *nodes; /* one per path of its layout */
     uint64_t rng;       /* xorshift state of the random walks */
     double time_offset; /* seconds a Write of /3/0/13 put between the clock and Current Time */
 
@@ -95,6 +108,18 @@ struct device {
     double due_ms;   /* next pmin or pmax deadline, INFINITY for none */
     size_t heap_pos; /* place in sim->heap, SIZE_MAX when not there */
     bool io_wanted;  /* notifications were asked for: run the context's I/O */
+
+    /* The root path (composite.c): its resource takes Read-, Write- and Observe-Composite;
+     * `root` holds the observation state of every Observe-Composite at once, `composite`
+     * the nodes they name (SIZE_MAX: the whole device). */
+    struct node root;
+    size_t composite[GW_COMPOSITE_PATHS];
+    size_t composite_n;
+    bool reap; /* deleted instances still have their libcoap resources (manage.c) */
+
+    /* When it listens (radio.c). */
+    double awake_until_ms; /* with --awake: requests are answered until then */
+    int fd;                /* the session's socket: -2 not looked for yet, -1 not found */
 };
 
 struct sim {
@@ -105,6 +130,7 @@ struct sim {
     bool text_single;         /* --format text: text/plain for single values only */
     enum codec_format send_format;
     int epfd;               /* every device context's own epoll descriptor */
+    bool muted;             /* --unresponsive or the mute action: requests are dropped */
     char *register_payload; /* owned */
     struct device *devices;
     size_t device_count;
@@ -142,8 +168,17 @@ bool objects_changing(const struct layout *l, unsigned idx);
 /* Index of the node at `path`, or -1. */
 int objects_find(const struct layout *l, const struct data_path *path);
 
-/* Gives `dev` its nodes with their first values. Returns false when out of memory;
- * objects_free cleans up either way. */
+/* Gives `dev` a layout of its own: its current one with the absent instance `inst` (of an
+ * object the layout has) added, the nodes moved to their new places and libcoap's pointers
+ * to them updated. Returns the index of the instance, or -1 when out of memory (nothing
+ * changed then). Node indices held across the call are stale. */
+int objects_add_instance(struct device *dev, const struct data_path *inst);
+
+/* Index of the node at `path` when `dev` has it now (its instance is present), or -1. */
+int objects_find_present(const struct device *dev, const struct data_path *path);
+
+/* Gives `dev` the simulator's layout and its nodes with their first values. Returns false
+ * when out of memory; objects_free cleans up either way. */
 bool objects_init(struct device *dev);
 void objects_free(struct device *dev);
 
@@ -151,15 +186,26 @@ void objects_free(struct device *dev);
  * Min and Max Measured Values follow), the Battery Level drains, the Current Time runs. */
 void objects_tick(struct device *dev, double now_ms);
 
-/* Appends a record for every readable value at or below node `idx` to `out`, with its time
- * of last change when `with_time`. Returns GW_OK or the error of data_records_add. */
+/* Appends a record for every readable value at or below node `idx` that the device has to
+ * `out`, with its time of last change when `with_time`. Returns GW_OK or the error of
+ * data_records_add. */
 int objects_read(const struct device *dev, unsigned idx, bool with_time, struct data_records *out);
 
-/* Writes the records `in` (decoded relative to node `idx`) into the values. Returns the CoAP
- * code of the answer: 2.04, or 4.04 (no such resource), 4.05 (not writable), 4.00 (a value
- * of the wrong type), with the reason in `why`. Nothing is written unless all can be. */
-coap_pdu_code_t objects_write(struct device *dev, unsigned idx, const struct data_records *in,
+/* Writes the records `in` into the values; each must lie at or below node `idx`, or anywhere
+ * when `idx` is negative (Write-Composite). Returns the CoAP code of the answer: 2.04, or 4.04
+ * (no such resource), 4.05 (not writable), 4.00 (a record without value, a value of the wrong
+ * type), with the reason in `why`. Nothing is written unless all can be. */
+coap_pdu_code_t objects_write(struct device *dev, int idx, const struct data_records *in,
                               double now_ms, char *why, size_t whylen);
+
+/* Makes the absent instance at node `inst` present with the values of `in` (paths in that
+ * instance; any resource with a value, writable or not) and the first values elsewhere.
+ * Returns 2.01, or 4.00 with the reason in `why` (nothing changes then). */
+coap_pdu_code_t objects_create(struct device *dev, unsigned inst, const struct data_records *in,
+                               double now_ms, char *why, size_t whylen);
+
+/* Makes the instance at node `inst` absent, with its observations and attributes gone. */
+void objects_delete(struct device *dev, unsigned inst, double now_ms);
 
 /* Executes the resource at node `idx` (an E resource): Reset Min and Max Measured Values
  * acts, the others are only logged. */
@@ -197,14 +243,114 @@ void observe_run_due(struct sim *sim, double now_ms);
 /* Takes `dev` out of the timetable (before it is freed). */
 void observe_unschedule(struct device *dev);
 
+/* Forgets the observation state of node `idx` (its instance was deleted). */
+void observe_forget(struct device *dev, unsigned idx);
+
 /* ---- serve.c: answering the server ---------------------------------------------------- */
 
-/* Registers a libcoap resource for every node of `dev` (and the catch-all for other paths)
- * on the device's context. Returns false when out of memory. */
+/* What one served request or notification looked like, for the output lines. */
+struct outcome {
+    const char *event; /* "request", "notify" or "dropped" */
+    coap_pdu_code_t method;
+    char path[GW_URI_MAX + 2]; /* as the server wrote it, "/3303/0" */
+    size_t path_len;
+    const coap_string_t *query;
+    coap_pdu_code_t code;
+    const char *format; /* codec name of the payload sent, or NULL */
+    bool has_observe;
+    unsigned observe; /* the request's Observe, or the notification's sequence number */
+    bool con;         /* a confirmable notification */
+    bool has_content_format, has_accept;
+    unsigned content_format, accept; /* the request's options */
+    bool separate;                   /* answered late, after an empty ACK (--delay-ms) */
+    const char *args;                /* Execute: the arguments, `args_len` bytes */
+    size_t args_len;
+    char location[32];                          /* Create: "/3303/1", or "" */
+    struct data_path paths[GW_COMPOSITE_PATHS]; /* composite: the paths named */
+    size_t path_count;
+    const char *reason; /* dropped: "asleep" or "muted" */
+};
+
+/* Registers a libcoap resource for every node `dev` has (and the root and the catch-all for
+ * other paths) on the device's context. Returns false when out of memory. */
 bool serve_setup(struct device *dev);
+
+/* Registers the resources of nodes [from, to) that `dev` has and that have none yet.
+ * Returns false when out of memory. */
+bool serve_add_resources(struct device *dev, unsigned from, unsigned to);
 
 /* Makes the resources of `dev` unobservable, so that freeing its context sends nothing. */
 void serve_silence(struct device *dev);
+
+/* Fills the common part of `o` for `request` on `resource`. */
+void serve_outcome(struct outcome *o, coap_resource_t *resource, const coap_pdu_t *request,
+                   const coap_string_t *query);
+
+/* Prints the stderr line of a served or dropped request (unless --quiet) and, with --trace,
+ * the JSON line of a request, a notification or a drop on stdout. */
+void serve_report(const struct device *dev, const struct outcome *o);
+
+/* Sets an error answer with `why` as its diagnostic payload. */
+void serve_fail(coap_pdu_t *response, coap_pdu_code_t code, const char *why);
+
+/* Reads an unsigned option of `pdu` (Observe, Accept, Content-Format). */
+bool serve_uint_option(const coap_pdu_t *pdu, coap_option_num_t number, unsigned *out);
+
+/* Adds the Content-Format option and `len` bytes of sim->payload to `response`. Returns the
+ * code to answer: 2.05, or 5.00 when the payload does not fit into one message. */
+coap_pdu_code_t serve_content(struct device *dev, coap_pdu_t *response, unsigned format, size_t len,
+                              const char *path);
+
+/* With --delay-ms: true when the handler must return at once, leaving libcoap to send an
+ * empty ACK now and to call it again with the request when the delay is over; sets
+ * o->separate on that second call. */
+bool serve_postpone(struct device *dev, coap_session_t *session, const coap_pdu_t *request,
+                    struct outcome *o);
+
+/* Whether libcoap calls a GET or FETCH handler of `node` to build a notification rather than
+ * to answer a request. */
+bool serve_is_notification(const struct node *node, coap_session_t *session,
+                           const coap_pdu_t *request, const coap_pdu_t *response);
+
+/* ---- manage.c: Create, Delete, Discover ----------------------------------------------- */
+
+/* Create: POST with a payload on object node `obj`. Returns the code set on `response`;
+ * on 2.01 the Location-Path is added and o->location filled. */
+coap_pdu_code_t manage_create(struct device *dev, unsigned obj, const coap_pdu_t *request,
+                              coap_pdu_t *response, struct outcome *o);
+
+/* Delete: DELETE on node `idx`. Returns the code set on `response`. The instance's libcoap
+ * resources go at the next manage_reap (a handler must not free its own resource). */
+coap_pdu_code_t manage_delete(struct device *dev, unsigned idx, coap_pdu_t *response);
+
+/* Frees the libcoap resources of deleted instances; their observers get 4.04 from libcoap.
+ * Never call it from inside a libcoap handler. */
+void manage_reap(struct device *dev);
+
+/* Discover: GET with Accept 40 on node `idx`. Returns the code set on `response`. */
+coap_pdu_code_t manage_discover(struct device *dev, unsigned idx, coap_pdu_t *response,
+                                struct outcome *o);
+
+/* Whether `len` bytes of `args` are Execute arguments as TS Core 5.4.5 writes them:
+ * 0='now',1 (a digit, optionally ='text' without quote), comma separated. */
+bool manage_args_valid(const char *args, size_t len);
+
+/* ---- composite.c: the root path --------------------------------------------------------- */
+
+/* Registers the root resource ("/" or --root) of `dev`. Returns false when out of memory. */
+bool composite_setup(struct device *dev);
+
+/* Whether a change of node `idx` concerns an Observe-Composite of `dev`. */
+bool composite_concerns(const struct device *dev, unsigned idx);
+
+/* ---- radio.c: when a device listens --------------------------------------------------- */
+
+/* `dev` sent something (a request or a notification): with --awake it listens from now. */
+void radio_uplink(struct device *dev);
+
+/* Drops, without an answer, the requests waiting on the socket of `dev` while it is muted
+ * or asleep, and reports each one. Responses stay for libcoap. */
+void radio_drop_requests(struct device *dev);
 
 /* ---- sim.c ---------------------------------------------------------------------------- */
 

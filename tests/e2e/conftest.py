@@ -412,13 +412,13 @@ class Gateway:
 def write_gateway_conf(path, *, port: int, mqtt_uri: str, prefix: str, store: str,
                        lifetime_min: int = 1, lifetime_max: int = 86400,
                        client_id: Optional[str] = None, extra: str = "",
-                       mqtt_extra: str = "") -> None:
+                       mqtt_extra: str = "", lwm2m_extra: str = "") -> None:
     path.write_text(
         "# written by tests/e2e/conftest.py\n"
         "lwm2m: {\n"
         f'  listen = [ "coap://127.0.0.1:{port}" ];\n'
         f"  lifetime_min = {lifetime_min};\n"
-        f"  lifetime_max = {lifetime_max};\n"
+        f"  lifetime_max = {lifetime_max};\n" + lwm2m_extra +
         "};\n"
         "mqtt: {\n"
         f'  uri = "{mqtt_uri}";\n'
@@ -466,14 +466,15 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
     def start(*, lifetime_min: int = 1, lifetime_max: int = 86400, env: Optional[dict] = None,
               mqtt_uri: Optional[str] = None, port: Optional[int] = None,
               wait_online: bool = True, wait_started: bool = True, extra_conf: str = "",
-              mqtt_conf: str = "",
+              mqtt_conf: str = "", store: Optional[str] = None, lwm2m_conf: str = "",
               args: tuple = ("--log-level", "debug")) -> Gateway:
         n = next(seq)
         udp = port or free_udp_port()
         conf = tmp_path / f"gateway-{n}.conf"
         write_gateway_conf(conf, port=udp, mqtt_uri=mqtt_uri or broker.uri, prefix=prefix,
-                           store=str(tmp_path / f"state-{n}.db"), lifetime_min=lifetime_min,
-                           lifetime_max=lifetime_max, extra=extra_conf, mqtt_extra=mqtt_conf)
+                           store=store or str(tmp_path / f"state-{n}.db"), lifetime_min=lifetime_min,
+                           lifetime_max=lifetime_max, extra=extra_conf, mqtt_extra=mqtt_conf,
+                           lwm2m_extra=lwm2m_conf)
         log_path = str(tmp_path / f"gateway-{n}.stderr")
         mark = mqtt.mark()
         with open(log_path, "wb") as log:
@@ -557,7 +558,7 @@ class DevsimResult:
 def _devsim_argv(devsim_binary: str, server: str, actions, *, count=None, ep=None,
                  ep_prefix=None, lwm2m=None, lifetime=None, binding=None, queue=False,
                  objects=None, root=None, timeout_ms=None, quiet=False, rate=None,
-                 format=None, notify=None, trace=False) -> List[str]:
+                 format=None, notify=None, trace=False, extra=()) -> List[str]:
     argv = [devsim_binary, "--server", server]
     if count is not None:
         argv += ["--count", str(count)]
@@ -589,7 +590,7 @@ def _devsim_argv(devsim_binary: str, server: str, actions, *, count=None, ep=Non
         argv += ["--notify", notify]
     if trace:
         argv += ["--trace"]
-    return argv + list(actions)
+    return argv + list(extra) + list(actions)
 
 
 def _parse_devsim(argv, rc, out, err) -> DevsimResult:
