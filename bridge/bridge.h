@@ -93,6 +93,10 @@ const struct server_callbacks *bridge_server_callbacks(void);
  * -GW_ERR_STORE. */
 int bridge_attach(struct bridge *b, struct server *lw);
 
+/* Takes in what Paho has handed over and not yet been processed (before a stop), and commits.
+ * Call before server_free(). */
+void bridge_drain(struct bridge *b);
+
 /* Commits what the turn of the loop wrote to the store. Call once per turn, after
  * bridge_process() and server_process(). */
 void bridge_commit(struct bridge *b);

@@ -15,7 +15,15 @@
 #include "mappings.h"
 #include "store.h"
 
-enum inbox_kind { INBOX_CONNECTED, INBOX_CONNECT_FAILED, INBOX_CONNECTION_LOST, INBOX_MESSAGE };
+enum inbox_kind {
+    INBOX_CONNECTED,
+    INBOX_CONNECT_FAILED,
+    INBOX_CONNECTION_LOST,
+    INBOX_MESSAGE,
+    INBOX_SUBSCRIBED,  /* the request topics are subscribed: the gateway is online */
+    INBOX_DELIVERED,   /* the broker acknowledged the publication with token `code` */
+    INBOX_UNDELIVERED, /* the publication with token `code` failed */
+};
 
 /* An inbound MQTT message, copied out of Paho's thread. */
 struct inbox_message {
@@ -45,7 +53,14 @@ struct ep_observations {
     UT_hash_handle hh;
 };
 
+/* An endpoint whose requests are to be dispatched at the top of the next turn. */
+struct pending_dispatch {
+    char ep[GW_EP_MAX + 1];
+    UT_hash_handle hh;
+};
+
 struct bridge {
+    struct pending_dispatch *to_dispatch; /* by ep */
     MQTTAsync client;
     struct store *store;
     struct hold *hold;
@@ -88,6 +103,18 @@ void downlink_message(struct bridge *b, const struct inbox_message *m);
 /* Sends the next requests of `ep` when the device can take them. */
 void downlink_dispatch(struct bridge *b, const char *ep);
 
+/* Dispatches the endpoints marked by the server's callbacks. */
+void downlink_run_dispatches(struct bridge *b);
+
+/* The broker acknowledged (ok) or failed the publication with Paho token `token`. */
+void downlink_delivered(struct bridge *b, int token, bool ok);
+
+/* Publishes again the final answers the broker has not acknowledged (on a new connection). */
+void downlink_republish(struct bridge *b);
+
+/* The observations requests asked for `ep` (created empty when `create`), or NULL. */
+struct ep_observations *downlink_requested(struct bridge *b, const char *ep, bool create);
+
 /* Answers the held requests whose ttl ran out. */
 void downlink_expire(struct bridge *b);
 
@@ -101,9 +128,11 @@ void downlink_on_result(void *ctx, const struct registration *reg, uint64_t hand
 size_t downlink_observations(struct bridge *b, const char *ep, struct observe_spec *out, size_t n,
                              size_t cap);
 
-/* Publishes an answer with MQTT 5 Correlation Data when there is some (mqtt.c). */
+/* Publishes an answer with MQTT 5 Correlation Data when there is some (mqtt.c). With `token`,
+ * Paho's token is written there and the broker's acknowledgement (or a failure) comes back as
+ * INBOX_DELIVERED (INBOX_UNDELIVERED); a publication that cannot even be queued leaves 0. */
 int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
-                          const uint8_t *correlation, size_t correlation_len);
+                          const uint8_t *correlation, size_t correlation_len, int *token);
 
 void inbox_message_clear(struct inbox_message *m);
 

@@ -11,6 +11,8 @@
 #include "bridge_internal.h"
 #include "gw.h"
 
+#define GW_TTL_MAX (10LL * 365 * 86400) /* a longer ttl is taken as ten years */
+
 void inbox_message_clear(struct inbox_message *m)
 {
     free(m->topic);
@@ -22,56 +24,129 @@ void inbox_message_clear(struct inbox_message *m)
 
 /* ---- answers ---- */
 
-static void answer(struct bridge *b, const char *ep, const char *response_topic,
-                   const uint8_t *correlation, size_t correlation_len, const struct response *res)
+/* The topic an answer goes to: the MQTT 5 Response Topic, else {prefix}/{ep}/response. NULL
+ * when there is neither (a topic the parser could not read an endpoint from). */
+static const char *answer_topic(struct bridge *b, const char *ep, const char *response_topic,
+                                char *buf, size_t len)
 {
-    char topic[512];
-    char *json = mappings_response_json(b->model, res);
+    if (response_topic)
+        return response_topic;
+    if (!ep[0] || mappings_device_topic(b->prefix, ep, "response", buf, len) < 0)
+        return NULL;
+    return buf;
+}
+
+/* Publishes an answer that is not kept: "held", and the final answers of requests that were
+ * never accepted (invalid, rejected). */
+static void answer_once(struct bridge *b, const char *ep, const char *response_topic,
+                        const uint8_t *correlation, size_t correlation_len,
+                        const struct response *res)
+{
+    char buf[512];
+    const char *topic = answer_topic(b, ep, response_topic, buf, sizeof(buf));
+    char *json = topic ? mappings_response_json(b->model, res) : NULL;
     if (!json) {
-        log_error("answer-dropped ep=%s reason=\"out of memory\"", ep);
+        log_warn("answer-dropped%s%s status=%s reason=\"%s\"", ep[0] ? " ep=" : "", ep,
+                 mappings_status_name(res->status), topic ? "out of memory" : "no topic");
         return;
     }
-    if (!response_topic) {
-        if (!ep[0] || mappings_device_topic(b->prefix, ep, "response", topic, sizeof(topic)) < 0) {
-            /* No endpoint to answer on: a topic the parser could not read an endpoint from. */
-            log_warn("answer-unaddressed status=%s", mappings_status_name(res->status));
-            free(json);
-            return;
-        }
-        response_topic = topic;
-    }
-    bridge_publish_answer(b, response_topic, json, correlation, correlation_len);
+    bridge_publish_answer(b, topic, json, correlation, correlation_len, NULL);
     free(json);
 }
 
-static void answer_held(struct bridge *b, struct held *r, const struct response *res)
+/* Publishes the stored final answer of `r`. At QoS 0 the broker acknowledges nothing: the
+ * request leaves the store as soon as Paho took the answer. */
+static void publish_final(struct bridge *b, struct held *r)
 {
-    answer(b, r->q->ep, r->response_topic, r->correlation, r->correlation_len, res);
+    r->token = 0;
+    int rc = bridge_publish_answer(b, r->answer_topic, r->answer, r->correlation,
+                                   r->correlation_len, &r->token);
+    if (rc == GW_OK && (b->qos == 0 || r->token == 0))
+        hold_remove(b->hold, r);
 }
 
-/* Publishes the final answer of `r` and takes it out of the store. */
+/* Ends `r` with its final answer: the answer is stored (committed at once) before it is
+ * published, and the request leaves the store when the broker acknowledged the answer
+ * (downlink_delivered), so that neither a crash nor a broker outage loses it. */
+static void finish_with(struct bridge *b, struct held *r, const struct response *res)
+{
+    char buf[512];
+    const char *ep = r->q ? r->q->ep : "";
+    const char *topic = answer_topic(b, ep, r->response_topic, buf, sizeof(buf));
+    char *json = topic ? mappings_response_json(b->model, res) : NULL;
+    log_info("request-done ep=%s seq=%lld status=%s%s%s%s", ep, (long long)r->seq,
+             mappings_status_name(res->status), res->error ? " reason=\"" : "",
+             res->error ? res->error : "", res->error ? "\"" : "");
+    if (!json || hold_answer(b->hold, r, topic, json) < 0) {
+        /* Nothing to keep it in: say it now, once, and let the request go. */
+        if (json)
+            bridge_publish_answer(b, topic, json, r->correlation, r->correlation_len, NULL);
+        else
+            log_error("answer-dropped ep=%s seq=%lld reason=\"%s\"", ep, (long long)r->seq,
+                      topic ? "out of memory" : "no topic");
+        free(json);
+        hold_remove(b->hold, r);
+        return;
+    }
+    free(json);
+    store_commit(b->store);
+    publish_final(b, r);
+}
+
 static void finish(struct bridge *b, struct held *r, struct request *req, enum response_status st,
                    const char *error)
 {
     struct response res = {.req = req, .status = st, .error = error, .ts = gw_now_wall_ms()};
-    answer_held(b, r, &res);
-    log_info("request-done ep=%s seq=%lld status=%s%s%s%s", r->q->ep, (long long)r->seq,
-             mappings_status_name(st), error ? " reason=\"" : "", error ? error : "",
-             error ? "\"" : "");
-    hold_remove(b->hold, r);
+    finish_with(b, r, &res);
 }
 
-/* Publishes "held" for every request of `q` not told so yet. */
-static void tell_held(struct bridge *b, struct held_queue *q)
+void downlink_delivered(struct bridge *b, int token, bool ok)
 {
-    char err[128];
-    for (struct held *r = q->head; r; r = r->next) {
+    struct held *r = token ? hold_by_token(b->hold, token) : NULL;
+    if (!r)
+        return;
+    if (ok) {
+        hold_remove(b->hold, r);
+        return;
+    }
+    r->token = 0; /* published again on the next connection */
+    log_warn("answer-undelivered seq=%lld reason=\"publication failed: sent again on the next "
+             "connection\"",
+             (long long)r->seq);
+}
+
+void downlink_republish(struct bridge *b)
+{
+    for (struct held *r = hold_answered(b->hold), *next; r; r = next) {
+        next = r->next; /* publish_final may take r out */
+        if (r->token == 0)
+            publish_final(b, r);
+    }
+}
+
+/* Publishes "held" for every request of `q` not told so yet; a request with ttl 0 is not
+ * held: it is answered "offline". */
+static void tell_held(struct bridge *b, struct held_queue *q, const char *why)
+{
+    char err[128], ep[GW_EP_MAX + 1];
+    snprintf(ep, sizeof(ep), "%s", q->ep);
+    struct held *r = q->head, *next;
+    for (; r; r = next) {
+        next = r->next;
         if (r->held_sent || r->submitted)
             continue;
         struct request req = {0};
-        if (mappings_request_load(b->model, r->body, &req, err, sizeof(err)) == GW_OK) {
+        int rc = mappings_request_load(b->model, r->body, &req, err, sizeof(err));
+        if (r->expires_at == r->received_at) {
+            finish(b, r, &req, GW_STATUS_OFFLINE, why);
+            request_clear(&req);
+            if (!hold_queue(b->hold, ep))
+                return; /* the queue went with its last request */
+            continue;
+        }
+        if (rc == GW_OK) {
             struct response res = {.req = &req, .status = GW_STATUS_HELD, .ts = gw_now_wall_ms()};
-            answer_held(b, r, &res);
+            answer_once(b, ep, r->response_topic, r->correlation, r->correlation_len, &res);
         }
         request_clear(&req);
         hold_mark_held(b->hold, r);
@@ -95,7 +170,7 @@ void downlink_dispatch(struct bridge *b, const char *ep)
             continue;
         }
         bool ttl0 = r->expires_at == r->received_at;
-        if (!ttl0 && r->expires_at && now >= r->expires_at) {
+        if (!ttl0 && now >= r->expires_at) {
             finish(b, r, &req, GW_STATUS_EXPIRED, "held past its ttl");
             request_clear(&req);
             continue;
@@ -111,14 +186,8 @@ void downlink_dispatch(struct bridge *b, const char *ep)
         if (rc == -GW_ERR_INVALID) {
             finish(b, r, &req, GW_STATUS_INVALID, err);
         } else if (rc == -GW_ERR_NOTFOUND || rc == -GW_AGAIN) {
-            if (ttl0) {
-                finish(b, r, &req, GW_STATUS_OFFLINE,
-                       rc == -GW_ERR_NOTFOUND ? "not registered" : "asleep (queue mode)");
-                request_clear(&req);
-                continue;
-            }
             request_clear(&req);
-            tell_held(b, q);
+            tell_held(b, q, rc == -GW_ERR_NOTFOUND ? "not registered" : "asleep (queue mode)");
             return;
         } else {
             log_warn("request-delayed ep=%s seq=%lld reason=\"%s\"", ep, (long long)r->seq,
@@ -161,7 +230,7 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
                  m->topic, why);
         struct response res = {
             .req = &req, .status = GW_STATUS_INVALID, .error = why, .ts = gw_now_wall_ms()};
-        answer(b, req.ep, m->response_topic, m->correlation, m->correlation_len, &res);
+        answer_once(b, req.ep, m->response_topic, m->correlation, m->correlation_len, &res);
         goto out;
     }
     /* ttl: the request's field, the MQTT 5 Message Expiry, else store.hold_ttl; the shorter
@@ -171,6 +240,8 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
         ttl = m->expiry;
     if (ttl < 0)
         ttl = b->hold_ttl;
+    if (ttl > GW_TTL_MAX)
+        ttl = GW_TTL_MAX;
     int64_t now = gw_now_wall_ms();
     char *body = mappings_request_json(&req);
     struct held *r = NULL;
@@ -182,9 +253,11 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
         const char *why = rc == -GW_ERR_FULL ? "hold queue full (store.hold_max)" : gw_strerror(rc);
         log_warn("request-rejected ep=%s reason=\"%s\"", req.ep, why);
         struct response res = {.req = &req, .status = GW_STATUS_REJECTED, .error = why, .ts = now};
-        answer(b, req.ep, m->response_topic, m->correlation, m->correlation_len, &res);
+        answer_once(b, req.ep, m->response_topic, m->correlation, m->correlation_len, &res);
         goto out;
     }
+    /* Committed before anything about it is published ("held", its answer). */
+    store_commit(b->store);
     log_debug("request-accepted ep=%s seq=%lld op=%s ttl=%lld", req.ep, (long long)r->seq,
               mappings_op_name(req.dev.op), (long long)ttl);
     downlink_dispatch(b, req.ep);
@@ -194,7 +267,7 @@ out:
 
 /* ---- results from the server ---- */
 
-static struct ep_observations *requested_of(struct bridge *b, const char *ep, bool create)
+struct ep_observations *downlink_requested(struct bridge *b, const char *ep, bool create)
 {
     struct ep_observations *o = NULL;
     HASH_FIND_STR(b->requested, ep, o);
@@ -205,20 +278,15 @@ static struct ep_observations *requested_of(struct bridge *b, const char *ep, bo
     return o;
 }
 
-static bool same_path(const struct data_path *a, const struct data_path *b)
-{
-    return a->depth == b->depth && memcmp(a->id, b->id, a->depth * sizeof(a->id[0])) == 0;
-}
-
 /* Keeps the list of observations requests asked for, in memory and in the store. */
 static void track_observation(struct bridge *b, const char *ep, const struct device_request *d,
                               bool add)
 {
-    struct ep_observations *o = requested_of(b, ep, add);
+    struct ep_observations *o = downlink_requested(b, ep, add);
     if (!o)
         return;
     size_t i = 0;
-    while (i < o->n && !same_path(&o->spec[i].path, &d->path))
+    while (i < o->n && !data_path_equal(&o->spec[i].path, &d->path))
         i++;
     if (add) {
         struct observe_spec spec = d->attrs;
@@ -239,11 +307,11 @@ static void track_observation(struct bridge *b, const char *ep, const struct dev
 size_t downlink_observations(struct bridge *b, const char *ep, struct observe_spec *out, size_t n,
                              size_t cap)
 {
-    struct ep_observations *o = requested_of(b, ep, false);
+    struct ep_observations *o = downlink_requested(b, ep, false);
     for (size_t i = 0; o && i < o->n; i++) {
         /* A configured observation of the same path wins. */
         size_t j = 0;
-        while (j < n && j < cap && !same_path(&out[j].path, &o->spec[i].path))
+        while (j < n && j < cap && !data_path_equal(&out[j].path, &o->spec[i].path))
             j++;
         if (j < n)
             continue;
@@ -254,9 +322,33 @@ size_t downlink_observations(struct bridge *b, const char *ep, struct observe_sp
     return n;
 }
 
+/* The server's callbacks run inside its own request handling: sending the next request from
+ * there could reach back into the observation being answered. The endpoint is marked instead
+ * and dispatched at the top of the next turn (bridge_process). */
+static void mark_dispatch(struct bridge *b, const char *ep)
+{
+    struct pending_dispatch *p = NULL;
+    HASH_FIND_STR(b->to_dispatch, ep, p);
+    if (p || !(p = calloc(1, sizeof(*p))))
+        return;
+    snprintf(p->ep, sizeof(p->ep), "%s", ep);
+    HASH_ADD_STR(b->to_dispatch, ep, p);
+}
+
+void downlink_run_dispatches(struct bridge *b)
+{
+    struct pending_dispatch *p, *tmp;
+    HASH_ITER(hh, b->to_dispatch, p, tmp)
+    {
+        HASH_DEL(b->to_dispatch, p);
+        downlink_dispatch(b, p->ep);
+        free(p);
+    }
+}
+
 void downlink_on_ready(void *ctx, const struct registration *reg)
 {
-    downlink_dispatch(ctx, reg->ep);
+    mark_dispatch(ctx, reg->ep);
 }
 
 void downlink_on_result(void *ctx, const struct registration *reg, uint64_t handle,
@@ -268,9 +360,12 @@ void downlink_on_result(void *ctx, const struct registration *reg, uint64_t hand
     if (!r)
         return;
     r->submitted = false;
+    if (!r->q)
+        return; /* answered already */
     if (res->status == GW_REQ_NOT_SENT) {
         /* The device went before it saw the request: it waits for the next registration. */
-        tell_held(b, r->q);
+        hold_rearm(b->hold, r);
+        tell_held(b, r->q, "not registered");
         return;
     }
     struct request req = {0};
@@ -294,11 +389,9 @@ void downlink_on_result(void *ctx, const struct registration *reg, uint64_t hand
         track_observation(b, reg->ep, &req.dev, true);
     if (req.dev.op == GW_OP_CANCEL_OBSERVE && res->status != GW_REQ_TIMEOUT)
         track_observation(b, reg->ep, &req.dev, false);
-    answer_held(b, r, &resp);
-    log_info("request-done ep=%s seq=%lld op=%s status=%s code=%d.%02d", reg->ep, (long long)r->seq,
-             mappings_op_name(req.dev.op), mappings_status_name(resp.status), res->code / 100,
-             res->code % 100);
-    hold_remove(b->hold, r);
+    log_info("request-result ep=%s seq=%lld op=%s code=%d.%02d", reg->ep, (long long)r->seq,
+             mappings_op_name(req.dev.op), res->code / 100, res->code % 100);
+    finish_with(b, r, &resp);
     request_clear(&req);
-    downlink_dispatch(b, reg->ep);
+    mark_dispatch(b, reg->ep);
 }

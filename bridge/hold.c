@@ -15,6 +15,7 @@ struct hold {
     uint32_t hold_max;
     struct held_queue *queues; /* by ep */
     struct held *by_seq;
+    struct held *answered;
     struct heap expiries;
     size_t count;
 };
@@ -36,6 +37,8 @@ struct hold *hold_new(struct store *store, uint32_t hold_max)
 
 static void held_free(struct held *r)
 {
+    free(r->answer_topic);
+    free(r->answer);
     free(r->body);
     free(r->response_topic);
     free(r->correlation);
@@ -58,6 +61,12 @@ void hold_free(struct hold *h)
             q->head = next;
         }
         free(q);
+    }
+    while (h->answered) {
+        struct held *next = h->answered->next;
+        HASH_DEL(h->by_seq, h->answered);
+        held_free(h->answered);
+        h->answered = next;
     }
     free(h);
 }
@@ -167,8 +176,15 @@ static int load_one(void *arg, const struct stored_request *sr)
     r->expires_at = sr->expires_at;
     r->held_sent = sr->held;
     int rc = enqueue(h, sr->ep, r);
-    if (rc < 0)
+    if (rc < 0) {
         held_free(r);
+        return rc;
+    }
+    if (sr->answer && sr->answer_topic) {
+        /* Answered before the restart, but the broker may not have the answer: it goes out
+         * again, the request does not. */
+        rc = hold_answer(h, r, sr->answer_topic, sr->answer);
+    }
     return rc;
 }
 
@@ -184,7 +200,8 @@ void hold_mark_held(struct hold *h, struct held *r)
     store_request_set_held(h->store, r->seq);
 }
 
-void hold_remove(struct hold *h, struct held *r)
+/* Takes `r` out of its endpoint's queue (dropping the queue when it empties). */
+static void unqueue(struct hold *h, struct held *r)
 {
     struct held_queue *q = r->q;
     struct held **pp = &q->head, *last = NULL;
@@ -198,14 +215,73 @@ void hold_remove(struct hold *h, struct held *r)
             q->tail = last;
     }
     q->n--;
-    h->count--;
-    HASH_DEL(h->by_seq, r);
+    r->q = NULL;
+    r->next = NULL;
     heap_remove(&h->expiries, &r->timer);
-    store_request_delete(h->store, r->seq);
-    held_free(r);
     if (q->n == 0) {
         HASH_DEL(h->queues, q);
         free(q);
+    }
+}
+
+int hold_answer(struct hold *h, struct held *r, const char *topic, const char *answer)
+{
+    char *t = strdup(topic), *a = strdup(answer);
+    if (!t || !a) {
+        free(t);
+        free(a);
+        return -GW_ERR_NOMEM;
+    }
+    int rc = store_request_set_answer(h->store, r->seq, topic, answer);
+    if (rc < 0) {
+        free(t);
+        free(a);
+        return rc;
+    }
+    unqueue(h, r);
+    r->answer_topic = t;
+    r->answer = a;
+    r->token = 0;
+    r->next = h->answered;
+    h->answered = r;
+    return GW_OK;
+}
+
+struct held *hold_answered(struct hold *h)
+{
+    return h->answered;
+}
+
+struct held *hold_by_token(struct hold *h, int token)
+{
+    for (struct held *r = h->answered; r; r = r->next)
+        if (r->token == token)
+            return r;
+    return NULL;
+}
+
+void hold_remove(struct hold *h, struct held *r)
+{
+    if (r->q) {
+        unqueue(h, r);
+    } else {
+        struct held **pp = &h->answered;
+        while (*pp && *pp != r)
+            pp = &(*pp)->next;
+        if (*pp)
+            *pp = r->next;
+    }
+    h->count--;
+    HASH_DEL(h->by_seq, r);
+    store_request_delete(h->store, r->seq);
+    held_free(r);
+}
+
+void hold_rearm(struct hold *h, struct held *r)
+{
+    if (r->q && r->expires_at > r->received_at && !heap_linked(&r->timer)) {
+        r->timer.key = gw_now_mono_ms() + (r->expires_at - gw_now_wall_ms());
+        heap_push(&h->expiries, &r->timer);
     }
 }
 

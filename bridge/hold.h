@@ -22,13 +22,16 @@ struct held {
     char *response_topic; /* NULL: {prefix}/{ep}/response */
     uint8_t *correlation;
     size_t correlation_len;
-    int64_t received_at;    /* ms since the epoch */
-    int64_t expires_at;     /* ms since the epoch; == received_at for ttl 0: never held */
-    bool held_sent;         /* "held" was published */
-    bool submitted;         /* handed to the server, its result not yet in */
+    int64_t received_at; /* ms since the epoch */
+    int64_t expires_at;  /* ms since the epoch; == received_at for ttl 0: never held */
+    bool held_sent;      /* "held" was published */
+    bool submitted;      /* handed to the server, its result not yet in */
+    char *answer_topic;  /* answered: the final answer, kept until the broker has it */
+    char *answer;
+    int token;              /* answered: Paho's token of its publication in flight, 0: none */
     struct heap_node timer; /* expiry, monotonic ms */
-    struct held *next;
-    UT_hash_handle hh; /* by seq */
+    struct held *next;      /* in its queue, or in the list of answered requests */
+    UT_hash_handle hh;      /* by seq */
 };
 
 struct held_queue {
@@ -62,8 +65,21 @@ struct held *hold_find(struct hold *h, int64_t seq);
 /* Records that "held" was published for `r` (in the store too). */
 void hold_mark_held(struct hold *h, struct held *r);
 
-/* Takes `r` out (its final answer went out): from the store and from memory, freed. */
+/* Records the final answer of `r` (store first) and takes `r` out of its endpoint's queue, so
+ * that the next request can go; `r` stays, answered, until hold_remove(). Takes nothing. */
+int hold_answer(struct hold *h, struct held *r, const char *topic, const char *answer);
+
+/* The answered requests, linked through `next` (from hold_answer and hold_load). */
+struct held *hold_answered(struct hold *h);
+
+/* The answered request whose publication has Paho token `token`, or NULL. */
+struct held *hold_by_token(struct hold *h, int token);
+
+/* Takes `r` out (the broker has its final answer): from the store and from memory, freed. */
 void hold_remove(struct hold *h, struct held *r);
+
+/* Arms the expiry of `r` again (a request that came back unsent). */
+void hold_rearm(struct hold *h, struct held *r);
 
 /* The first request whose expiry is at or before `now_mono` and that is not submitted, or
  * NULL. */

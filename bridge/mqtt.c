@@ -107,10 +107,12 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
             ev = NULL;
         }
     }
-    if (ev)
-        inbox_push(b, ev);
-    else
-        log_error("request-lost reason=\"out of memory copying an inbound message\"");
+    if (!ev) {
+        /* Not taken: Paho keeps the message and offers it again later. */
+        log_error("request-delayed reason=\"out of memory copying an inbound message\"");
+        return 0;
+    }
+    inbox_push(b, ev);
     MQTTAsync_freeMessage(&m);
     MQTTAsync_free(topic);
     return 1;
@@ -255,6 +257,28 @@ out_free:
     return NULL;
 }
 
+static void on_subscribed(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    inbox_put(ctx, INBOX_SUBSCRIBED, 0, NULL);
+}
+
+static void on_subscribed5(void *ctx, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    inbox_put(ctx, INBOX_SUBSCRIBED, 0, NULL);
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    inbox_put(ctx, INBOX_SUBSCRIBED, resp ? resp->code : -1, "subscription refused");
+}
+
+static void on_subscribe_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    inbox_put(ctx, INBOX_SUBSCRIBED, resp ? resp->code : -1, "subscription refused");
+}
+
 /* Subscribes to the request topics (again on every connection: a broker that lost the
  * session has lost the subscriptions too). */
 static void subscribe(struct bridge *b)
@@ -266,11 +290,19 @@ static void subscribe(struct bridge *b)
     for (size_t i = 0; i < n; i++)
         qos[i] = 1;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.context = b;
+    if (b->version == 5) {
+        ro.onSuccess5 = on_subscribed5;
+        ro.onFailure5 = on_subscribe_failed5;
+    } else {
+        ro.onSuccess = on_subscribed;
+        ro.onFailure = on_subscribe_failed;
+    }
     int rc = MQTTAsync_subscribeMany(b->client, (int)n, b->filters, qos, &ro);
-    if (rc != MQTTASYNC_SUCCESS)
+    if (rc != MQTTASYNC_SUCCESS) {
         log_warn("mqtt-subscribe-failed code=%d reason=\"%s\"", rc, MQTTAsync_strerror(rc));
-    else
-        log_info("mqtt-subscribed filters=%zu first=%s", n, b->filters[0]);
+        inbox_put(b, INBOX_SUBSCRIBED, rc, "subscription not sent");
+    }
 }
 
 static void on_connected_event(struct bridge *b)
@@ -279,8 +311,24 @@ static void on_connected_event(struct bridge *b)
     b->connecting = false;
     b->backoff_ms = b->reconnect_min_ms;
     log_info("mqtt-connected uri=%s", b->uri);
+    /* "online" once requests can be taken: after the SUBACK (INBOX_SUBSCRIBED). */
+    if (b->n_filters)
+        subscribe(b);
+    else
+        inbox_put(b, INBOX_SUBSCRIBED, 0, NULL);
+}
+
+static void on_subscribed_event(struct bridge *b, int code, const char *text)
+{
+    if (code != 0)
+        log_warn("mqtt-subscribe-failed code=%d reason=\"%s\"", code, text);
+    else
+        log_info("mqtt-subscribed filters=%zu first=%s", b->n_filters,
+                 b->n_filters ? b->filters[0] : "-");
+    if (!b->connected)
+        return;
     bridge_publish(b, b->status_topic, "online", 6, 1, true);
-    subscribe(b);
+    downlink_republish(b);
 }
 
 void bridge_resubscribe(struct bridge *b)
@@ -349,6 +397,13 @@ void bridge_process(struct bridge *b)
             downlink_message(b, &ev->msg);
             inbox_message_clear(&ev->msg);
             break;
+        case INBOX_SUBSCRIBED:
+            on_subscribed_event(b, ev->code, ev->text);
+            break;
+        case INBOX_DELIVERED:
+        case INBOX_UNDELIVERED:
+            downlink_delivered(b, ev->code, ev->kind == INBOX_DELIVERED);
+            break;
         }
         free(ev);
         ev = next;
@@ -356,7 +411,20 @@ void bridge_process(struct bridge *b)
     if (b->reconnect_at >= 0 && gw_now_mono_ms() >= b->reconnect_at && !b->connecting &&
         !b->connected)
         start_connect(b);
+    downlink_run_dispatches(b);
     downlink_expire(b);
+}
+
+void bridge_drain(struct bridge *b)
+{
+    /* What Paho handed over before the stop is stored (and, where its device can take it,
+     * sent); nothing in the inbox is thrown away. */
+    pthread_mutex_lock(&b->lock);
+    bool pending = b->head != NULL;
+    pthread_mutex_unlock(&b->lock);
+    if (pending)
+        bridge_process(b);
+    store_commit(b->store);
 }
 
 int64_t bridge_next_deadline(const struct bridge *b)
@@ -364,6 +432,8 @@ int64_t bridge_next_deadline(const struct bridge *b)
     int64_t d = b->reconnect_at, h = hold_next_deadline(b->hold);
     if (h >= 0 && (d < 0 || h < d))
         d = h;
+    if (b->to_dispatch)
+        d = gw_now_mono_ms();
     return d;
 }
 
@@ -372,8 +442,28 @@ void bridge_commit(struct bridge *b)
     store_commit(b->store);
 }
 
+static void on_delivered(void *ctx, MQTTAsync_successData *resp)
+{
+    inbox_put(ctx, INBOX_DELIVERED, resp ? resp->token : 0, NULL);
+}
+
+static void on_delivered5(void *ctx, MQTTAsync_successData5 *resp)
+{
+    inbox_put(ctx, INBOX_DELIVERED, resp ? resp->token : 0, NULL);
+}
+
+static void on_undelivered(void *ctx, MQTTAsync_failureData *resp)
+{
+    inbox_put(ctx, INBOX_UNDELIVERED, resp ? resp->token : 0, NULL);
+}
+
+static void on_undelivered5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    inbox_put(ctx, INBOX_UNDELIVERED, resp ? resp->token : 0, NULL);
+}
+
 int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
-                          const uint8_t *correlation, size_t correlation_len)
+                          const uint8_t *correlation, size_t correlation_len, int *token)
 {
     MQTTAsync_message m = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -386,13 +476,26 @@ int bridge_publish_answer(struct bridge *b, const char *topic, const char *paylo
         p.value.data.len = (int)correlation_len;
         MQTTProperties_add(&m.properties, &p);
     }
+    if (token) {
+        ro.context = b;
+        if (b->version == 5) {
+            ro.onSuccess5 = on_delivered5;
+            ro.onFailure5 = on_undelivered5;
+        } else {
+            ro.onSuccess = on_delivered;
+            ro.onFailure = on_undelivered;
+        }
+    }
     int rc = MQTTAsync_sendMessage(b->client, topic, &m, &ro);
     MQTTProperties_free(&m.properties);
-    if (rc == MQTTASYNC_SUCCESS)
+    if (rc == MQTTASYNC_SUCCESS) {
+        if (token)
+            *token = ro.token;
         return GW_OK;
+    }
     b->dropped++;
-    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%lu", topic, rc,
-             MQTTAsync_strerror(rc), b->dropped);
+    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%lu%s", topic, rc,
+             MQTTAsync_strerror(rc), b->dropped, token ? " kept=yes" : "");
     return -GW_ERR_IO;
 }
 
@@ -452,7 +555,7 @@ void bridge_free(struct bridge *b, int timeout_ms)
     struct inbox_event *ev = b->head;
     while (ev) {
         struct inbox_event *next = ev->next;
-        if (ev->kind == INBOX_MESSAGE) /* stored by no one: the broker redelivers it */
+        if (ev->kind == INBOX_MESSAGE) /* bridge_drain() took the earlier ones */
             inbox_message_clear(&ev->msg);
         free(ev);
         ev = next;
@@ -460,6 +563,12 @@ void bridge_free(struct bridge *b, int timeout_ms)
     if (b->efd >= 0)
         close(b->efd);
     hold_free(b->hold);
+    struct pending_dispatch *pd, *pdtmp;
+    HASH_ITER(hh, b->to_dispatch, pd, pdtmp)
+    {
+        HASH_DEL(b->to_dispatch, pd);
+        free(pd);
+    }
     struct ep_observations *o, *otmp;
     HASH_ITER(hh, b->requested, o, otmp)
     {

@@ -29,7 +29,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
           " seq INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: arrival order */
           " ep TEXT NOT NULL, body TEXT NOT NULL, response_topic TEXT, correlation BLOB,"
           " received_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-          " held INTEGER NOT NULL DEFAULT 0);"
+          " held INTEGER NOT NULL DEFAULT 0,"
+          " answer_topic TEXT, answer TEXT);" /* the final answer, until the broker has it */
           "CREATE TABLE registrations ("
           " ep TEXT PRIMARY KEY NOT NULL, id TEXT NOT NULL, lifetime INTEGER NOT NULL,"
           " lwm2m TEXT NOT NULL, binding TEXT NOT NULL, queue_mode INTEGER NOT NULL,"
@@ -47,6 +48,7 @@ enum stmt {
     ST_COMMIT,
     ST_REQ_PUT,
     ST_REQ_HELD,
+    ST_REQ_ANSWER,
     ST_REQ_DELETE,
     ST_REQ_LOAD,
     ST_REG_PUT,
@@ -64,9 +66,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REQ_PUT] = "INSERT INTO requests (ep, body, response_topic, correlation, received_at,"
                    " expires_at, held) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_REQ_HELD] = "UPDATE requests SET held = 1 WHERE seq = ?1",
+    [ST_REQ_ANSWER] = "UPDATE requests SET answer_topic = ?2, answer = ?3 WHERE seq = ?1",
     [ST_REQ_DELETE] = "DELETE FROM requests WHERE seq = ?1",
     [ST_REQ_LOAD] = "SELECT seq, ep, body, response_topic, correlation, received_at, expires_at,"
-                    " held FROM requests ORDER BY seq",
+                    " held, answer_topic, answer FROM requests ORDER BY seq",
     [ST_REG_PUT] = "INSERT OR REPLACE INTO registrations (ep, id, lifetime, lwm2m, binding,"
                    " queue_mode, sms, root, ct, objects, address, registered_at, updated_at,"
                    " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
@@ -381,6 +384,17 @@ int store_request_set_held(struct store *s, int64_t seq)
     return request_by_seq(s, ST_REQ_HELD, seq, "request-held");
 }
 
+int store_request_set_answer(struct store *s, int64_t seq, const char *topic, const char *answer)
+{
+    sqlite3_stmt *st = write_stmt(s, ST_REQ_ANSWER, "request-answer", NULL);
+    if (!st)
+        return -GW_ERR_STORE;
+    int b = sqlite3_bind_int64(st, 1, seq);
+    b |= bind_text(st, 2, topic);
+    b |= bind_text(st, 3, answer);
+    return run_write(s, st, b, "request-answer", NULL);
+}
+
 int store_request_delete(struct store *s, int64_t seq)
 {
     return request_by_seq(s, ST_REQ_DELETE, seq, "request-delete");
@@ -402,6 +416,8 @@ int store_requests_load(struct store *s, int (*fn)(void *arg, const struct store
             .received_at = sqlite3_column_int64(st, 5),
             .expires_at = sqlite3_column_int64(st, 6),
             .held = sqlite3_column_int(st, 7) != 0,
+            .answer_topic = (const char *)sqlite3_column_text(st, 8),
+            .answer = (const char *)sqlite3_column_text(st, 9),
         };
         if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
             r.correlation = sqlite3_column_blob(st, 4);

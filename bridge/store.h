@@ -39,6 +39,8 @@ struct stored_request {
     int64_t received_at; /* ms since the epoch */
     int64_t expires_at;  /* ms since the epoch after which it is answered "expired"; 0: never */
     bool held;           /* "held" has been published for it */
+    const char *answer_topic; /* its final answer and where it goes, once there is one (the */
+    const char *answer;       /* request stays until the broker has it); NULL before */
 };
 
 /* Adds `r` (r->seq ignored) and sets r->seq. Returns GW_OK or -GW_ERR_STORE. */
@@ -47,7 +49,12 @@ int store_request_put(struct store *s, struct stored_request *r);
 /* Records that "held" was published for request `seq`. Returns GW_OK or -GW_ERR_STORE. */
 int store_request_set_held(struct store *s, int64_t seq);
 
-/* Removes request `seq` (its final answer was published). Returns GW_OK or -GW_ERR_STORE. */
+/* Records the final answer of request `seq` and its topic: from now on the request is not
+ * sent again, only its answer (until the broker acknowledged it). Returns GW_OK or
+ * -GW_ERR_STORE. */
+int store_request_set_answer(struct store *s, int64_t seq, const char *topic, const char *answer);
+
+/* Removes request `seq` (the broker has its final answer). Returns GW_OK or -GW_ERR_STORE. */
 int store_request_delete(struct store *s, int64_t seq);
 
 /* Calls `fn` for every stored request in arrival order; the struct lives for the call only.

@@ -121,12 +121,7 @@ static int restore_registration(void *arg, const struct registration *reg, int64
 static int restore_observation(void *arg, const char *ep, const struct observe_spec *spec)
 {
     struct bridge *b = arg;
-    struct ep_observations *o = NULL;
-    HASH_FIND_STR(b->requested, ep, o);
-    if (!o && (o = calloc(1, sizeof(*o)))) {
-        snprintf(o->ep, sizeof(o->ep), "%s", ep);
-        HASH_ADD_STR(b->requested, ep, o);
-    }
+    struct ep_observations *o = downlink_requested(b, ep, true);
     if (o && o->n < GW_OBSERVE_MAX)
         o->spec[o->n++] = *spec;
     return GW_OK;

@@ -325,6 +325,8 @@ int main(int argc, char **argv)
     status = run(&d);
 
 out:
+    if (d.bridge && d.lwm2m)
+        bridge_drain(d.bridge);
     server_free(d.lwm2m);
     bridge_free(d.bridge, STOP_TIMEOUT_MS);
     model_free(d.model);

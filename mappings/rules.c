@@ -10,21 +10,6 @@
 
 #define RULES_PATH_LEVELS 4 /* /oid/iid/rid/riid */
 
-static const char *const op_names[] = {
-    [GW_OP_READ] = "read",
-    [GW_OP_WRITE] = "write",
-    [GW_OP_EXECUTE] = "execute",
-    [GW_OP_CREATE] = "create",
-    [GW_OP_DELETE] = "delete",
-    [GW_OP_DISCOVER] = "discover",
-    [GW_OP_WRITE_ATTRIBUTES] = "write-attributes",
-    [GW_OP_OBSERVE] = "observe",
-    [GW_OP_CANCEL_OBSERVE] = "cancel-observe",
-    [GW_OP_READ_COMPOSITE] = "read-composite",
-    [GW_OP_WRITE_COMPOSITE] = "write-composite",
-    [GW_OP_OBSERVE_COMPOSITE] = "observe-composite",
-};
-
 static const char *const payload_names[] = {
     [GW_PAYLOAD_JSON] = "json",
     [GW_PAYLOAD_VALUE] = "value",
@@ -192,8 +177,9 @@ int mappings_check_template(const char *tmpl, char *err, size_t errlen)
 
 int mappings_parse_op(const char *name, enum request_op *out)
 {
-    for (size_t i = 0; name && i < GW_ARRAY_LEN(op_names); i++) {
-        if (strcmp(name, op_names[i]) == 0) {
+    const char *known;
+    for (int i = 0; name && (known = request_op_name((enum request_op)i)); i++) {
+        if (strcmp(name, known) == 0) {
             *out = (enum request_op)i;
             return GW_OK;
         }
@@ -203,9 +189,8 @@ int mappings_parse_op(const char *name, enum request_op *out)
 
 const char *mappings_op_name(enum request_op op)
 {
-    if ((size_t)op >= GW_ARRAY_LEN(op_names))
-        return "unknown";
-    return op_names[op];
+    const char *name = request_op_name(op);
+    return name ? name : "unknown";
 }
 
 int mappings_parse_payload(const char *name, enum mapping_payload *out)

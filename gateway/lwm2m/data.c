@@ -116,6 +116,11 @@ int data_path_format(const struct data_path *p, char *buf, size_t len)
     return GW_OK;
 }
 
+bool data_path_equal(const struct data_path *a, const struct data_path *b)
+{
+    return a->depth == b->depth && memcmp(a->id, b->id, a->depth * sizeof(a->id[0])) == 0;
+}
+
 bool data_path_contains(const struct data_path *outer, const struct data_path *inner)
 {
     if (inner->depth < outer->depth)

@@ -47,6 +47,9 @@ int data_path_parse(const char *text, size_t len, struct data_path *out);
 /* Writes "/3/0/1" into `buf`. Returns GW_OK or -GW_ERR_FULL. */
 int data_path_format(const struct data_path *p, char *buf, size_t len);
 
+/* True when `a` and `b` name the same path. */
+bool data_path_equal(const struct data_path *a, const struct data_path *b);
+
 /* True when `inner` is `outer` or lies below it (/3 contains /3/0/1). */
 bool data_path_contains(const struct data_path *outer, const struct data_path *inner);
 

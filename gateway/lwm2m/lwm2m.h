@@ -74,12 +74,12 @@ struct server_config {
     const char *const *reserved_endpoints; /* NULL-terminated names no device may register
                                               with (the daemon reserves "gateway": its own
                                               topics live at {prefix}/gateway/); may be NULL */
-    double ack_timeout;      /* seconds before the first CoAP retransmission (RFC 7252
-                                ACK_TIMEOUT); 0: libcoap's default, 2 s */
-    int max_retransmit;      /* CoAP retransmissions before a request times out; 0: the
-                                default, 4 */
-    uint32_t queue_awake;    /* seconds a queue-mode device is taken to listen after it was
-                                last heard from; 0: the default, 93 s (MAX_TRANSMIT_WAIT) */
+    double ack_timeout;                    /* seconds before the first CoAP retransmission (RFC 7252
+                                              ACK_TIMEOUT); 0: libcoap's default, 2 s */
+    int max_retransmit;   /* CoAP retransmissions before a request times out; 0: the
+                             default, 4 */
+    uint32_t queue_awake; /* seconds a queue-mode device is taken to listen after it was
+                             last heard from; 0: the default, 93 s (MAX_TRANSMIT_WAIT) */
 };
 
 /* ---- what the registry knows of a device ---- */
@@ -147,12 +147,16 @@ enum request_op {
 
 #define GW_COMPOSITE_MAX 32 /* paths of one composite request */
 
+/* The op's name in requests and answers ("read", "write-attributes", ...); NULL when out of
+ * range. */
+const char *request_op_name(enum request_op op);
+
 /* One operation for a device, as mappings/ builds it from an MQTT request. Everything it
  * points to is borrowed by server_submit() for the call only: the server copies what it
  * keeps. */
 struct device_request {
     enum request_op op;
-    struct data_path path;             /* the target; "/" for the composite operations */
+    struct data_path path;                    /* the target; "/" for the composite operations */
     struct data_path paths[GW_COMPOSITE_MAX]; /* read-/observe-composite: the paths */
     size_t n_paths;
     const struct data_records *values; /* write, create, write-composite: typed values with

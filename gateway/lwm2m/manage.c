@@ -37,6 +37,11 @@ static const char *const op_names[] = {
     [GW_OP_OBSERVE_COMPOSITE] = "observe-composite",
 };
 
+const char *request_op_name(enum request_op op)
+{
+    return (unsigned)op < GW_ARRAY_LEN(op_names) ? op_names[op] : NULL;
+}
+
 struct manage *manage_new(struct ops *ops, const struct model *model,
                           const struct server_callbacks *cb, void *cb_ctx)
 {
@@ -177,10 +182,6 @@ int manage_submit(struct manage *m, struct reg_entry *e, const struct device_req
 {
     bool composite = req->op == GW_OP_READ_COMPOSITE || req->op == GW_OP_WRITE_COMPOSITE ||
                      req->op == GW_OP_OBSERVE_COMPOSITE;
-    if (composite && strcmp(e->r.lwm2m, "1.0") == 0)
-        return gw_fail(-GW_ERR_INVALID, err, errlen,
-                       "'op' %s needs LwM2M 1.1 or later; %s registered with 1.0",
-                       op_names[req->op], e->r.ep);
     enum codec_format format = req->has_format ? req->format : manage_default_format(e);
     if (composite && format != GW_FMT_SENML_JSON && format != GW_FMT_SENML_CBOR) {
         if (req->has_format)
@@ -265,16 +266,6 @@ int manage_submit(struct manage *m, struct reg_entry *e, const struct device_req
 
 /* ---- answers ---- */
 
-static int answer_format(const coap_pdu_t *pdu, const struct data_path *base)
-{
-    coap_opt_iterator_t it;
-    coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
-    if (opt)
-        return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
-    /* No Content-Format: LwM2M 1.0 devices send a single resource as text, the rest TLV. */
-    return base->depth >= 3 ? GW_FMT_TEXT : GW_FMT_TLV;
-}
-
 /* The Location-Path of a Create answer as "/3303/1". */
 static void location_of(const coap_pdu_t *pdu, char *out, size_t cap)
 {
@@ -322,7 +313,8 @@ void manage_report(struct manage *m, struct reg_entry *e, uint64_t handle, enum 
         goto out_report;
     case GW_OP_ABANDONED:
         res.status = GW_REQ_TIMEOUT;
-        res.error = "the registration ended before the device answered";
+        res.error = "the request ended before the device answered it (the registration or the "
+                    "observation ended)";
         goto out_report;
     }
 
@@ -355,7 +347,7 @@ void manage_report(struct manage *m, struct reg_entry *e, uint64_t handle, enum 
         if (len == 0)
             break;
         struct codec_ctx ctx = {.base = *base, .model = m->model};
-        int fmt = answer_format(answer, base);
+        int fmt = (int)ops_payload_format(answer, base);
         int rc =
             codec_decode((enum codec_format)fmt, data, len, &ctx, &m->answer, error, sizeof(error));
         if (rc < 0) {

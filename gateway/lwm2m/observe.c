@@ -240,10 +240,12 @@ static int enqueue(struct observer *o, struct observation *obs, enum op_kind kin
 
 /* ---- observations ---- */
 
-/* Frees `obs` and every request serving it, without sending anything. */
+/* Frees `obs` and every request serving it, without sending anything. A request from MQTT
+ * still waiting on it gets its answer now: every accepted request ends exactly once. */
 static void forget_quiet(struct observer *o, struct observation *obs)
 {
     struct reg_entry *e = obs->reg;
+    answer_request(o, obs, GW_OP_ABANDONED, NULL);
     ops_forget_owner(o->ops, e, obs);
     for (struct observation **pp = &e->observations; *pp; pp = &(*pp)->next) {
         if (*pp == obs) {
@@ -331,11 +333,6 @@ void observer_start(struct observer *o, struct reg_entry *e)
             break;
 }
 
-static bool same_path(const struct data_path *a, const struct data_path *b)
-{
-    return a->depth == b->depth && memcmp(a->id, b->id, a->depth * sizeof(a->id[0])) == 0;
-}
-
 int observer_request(struct observer *o, struct reg_entry *e, const struct device_request *req,
                      uint64_t handle, char *err, size_t errlen)
 {
@@ -347,7 +344,8 @@ int observer_request(struct observer *o, struct reg_entry *e, const struct devic
      * is reset when it next notifies). */
     for (struct observation *obs = e->observations, *next; obs; obs = next) {
         next = obs->next;
-        if (req->op == GW_OP_OBSERVE && !obs->fetch && same_path(&obs->spec.path, &spec.path)) {
+        if (req->op == GW_OP_OBSERVE && !obs->fetch &&
+            data_path_equal(&obs->spec.path, &spec.path)) {
             answer_request(o, obs, GW_OP_NOT_SENT, NULL);
             forget_quiet(o, obs);
         }
@@ -381,7 +379,7 @@ int observer_cancel_request(struct observer *o, struct reg_entry *e, const struc
                             uint64_t handle)
 {
     struct observation *obs = e->observations;
-    while (obs && (obs->fetch || !same_path(&obs->spec.path, path)))
+    while (obs && (obs->fetch || !data_path_equal(&obs->spec.path, path)))
         obs = obs->next;
     if (!obs || !obs->established) {
         /* Nothing established there: a GET with Observe=1 under a fresh token is a plain
@@ -423,16 +421,6 @@ static bool fresh(const struct observation *obs, uint32_t seq, int64_t now)
         return true;
     uint32_t v1 = obs->last_seq, v2 = seq;
     return (v1 < v2 && v2 - v1 < SEQ_WINDOW) || (v1 > v2 && v1 - v2 > SEQ_WINDOW);
-}
-
-static enum codec_format payload_format(const coap_pdu_t *pdu, const struct data_path *path)
-{
-    coap_opt_iterator_t it;
-    coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
-    if (opt)
-        return (enum codec_format)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
-    /* No Content-Format: LwM2M 1.0 devices send a single resource as text, the rest TLV. */
-    return path->depth >= 3 ? GW_FMT_TEXT : GW_FMT_TLV;
 }
 
 static void report(struct observer *o, struct observation *obs, const struct data_records *r,
@@ -484,7 +472,7 @@ static void deliver(struct observer *o, struct observation *obs, const coap_pdu_
     const uint8_t *data = NULL;
     size_t len = 0, offset = 0, total = 0;
     coap_get_data_large(pdu, &len, &data, &offset, &total);
-    enum codec_format fmt = payload_format(pdu, &obs->spec.path);
+    enum codec_format fmt = ops_payload_format(pdu, &obs->spec.path);
     struct codec_ctx ctx = {.base = obs->spec.path, .model = o->model};
     data_records_reset(&o->records);
     int rc = codec_decode(fmt, data, len, &ctx, &o->records, err, sizeof(err));
@@ -581,11 +569,10 @@ coap_response_t observer_response(struct observer *o, coap_session_t *session,
 
 static bool same_spec(const struct observe_spec *a, const struct observe_spec *b)
 {
-    return a->path.depth == b->path.depth &&
-           memcmp(a->path.id, b->path.id, a->path.depth * sizeof(a->path.id[0])) == 0 &&
-           a->pmin == b->pmin && a->pmax == b->pmax && a->has_gt == b->has_gt &&
-           a->has_lt == b->has_lt && a->has_st == b->has_st && (!a->has_gt || a->gt == b->gt) &&
-           (!a->has_lt || a->lt == b->lt) && (!a->has_st || a->st == b->st);
+    return data_path_equal(&a->path, &b->path) && a->pmin == b->pmin && a->pmax == b->pmax &&
+           a->has_gt == b->has_gt && a->has_lt == b->has_lt && a->has_st == b->has_st &&
+           (!a->has_gt || a->gt == b->gt) && (!a->has_lt || a->lt == b->lt) &&
+           (!a->has_st || a->st == b->st);
 }
 
 void observer_refresh(struct observer *o, struct reg_entry *e)
@@ -601,7 +588,8 @@ void observer_refresh(struct observer *o, struct reg_entry *e)
      * actively (GET with Observe=1, RFC 7641 section 3.6). */
     for (struct observation *obs = e->observations, *next; obs; obs = next) {
         next = obs->next;
-        if (obs->fetch) /* observe-composite, asked for by a request: not the rules' */
+        /* Observations a request asked for, or is waiting on, are not the rules' to drop. */
+        if (obs->fetch || obs->request.active)
             continue;
         size_t i = 0;
         while (i < n && (kept[i] || !same_spec(&obs->spec, &specs[i])))

@@ -283,3 +283,12 @@ void ops_forget_owner(struct ops *ops, struct reg_entry *e, const void *owner)
         ops_op_free(op);
     }
 }
+
+enum codec_format ops_payload_format(const coap_pdu_t *pdu, const struct data_path *path)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *opt = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
+    if (opt)
+        return (enum codec_format)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+    return path->depth >= 3 ? GW_FMT_TEXT : GW_FMT_TLV;
+}

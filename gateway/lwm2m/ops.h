@@ -110,6 +110,10 @@ void ops_drop(struct ops *ops, struct reg_entry *e);
  * answer that still comes for one is then unknown). */
 void ops_forget_owner(struct ops *ops, struct reg_entry *e, const void *owner);
 
+/* The Content-Format of a device's answer or notification about `path`; without the option,
+ * what LwM2M 1.0 devices send: text for a single resource, TLV for the rest. */
+enum codec_format ops_payload_format(const coap_pdu_t *pdu, const struct data_path *path);
+
 /* True when an op with this token is in flight. */
 bool ops_token_in_flight(const struct ops *ops, const uint8_t *token);
 

@@ -624,17 +624,16 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     (void)sent;
     (void)mid;
     struct server *lw = coap_get_app_data(coap_session_get_context(session));
-    coap_response_t rc = COAP_RESPONSE_OK;
-    if (!ops_response(lw->ops, received))
-        rc = observer_response(lw->observer, session, received);
-    if (rc == COAP_RESPONSE_OK) {
-        char addr[64];
-        addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
-        struct reg_entry *e = registry_by_address(lw->registry, addr);
-        if (e)
-            heard_from(lw, e);
-    }
-    return rc;
+    /* Heard from first: a queue-mode device that answers is awake for the next request,
+     * which may be submitted from inside the answer's callbacks. */
+    char addr[64];
+    addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    struct reg_entry *e = registry_by_address(lw->registry, addr);
+    if (e)
+        heard_from(lw, e);
+    if (ops_response(lw->ops, received))
+        return COAP_RESPONSE_OK;
+    return observer_response(lw->observer, session, received);
 }
 
 static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
@@ -867,14 +866,14 @@ int server_submit(struct server *lw, const char *ep, const struct device_request
         return -GW_ERR_NOTFOUND;
     if (!can_take_requests(e))
         return -GW_AGAIN;
+    bool composite = req->op == GW_OP_READ_COMPOSITE || req->op == GW_OP_WRITE_COMPOSITE ||
+                     req->op == GW_OP_OBSERVE_COMPOSITE;
+    if (composite && strcmp(e->r.lwm2m, "1.0") == 0)
+        return gw_fail(-GW_ERR_INVALID, err, errlen,
+                       "'op' %s needs LwM2M 1.1 or later; %s registered with 1.0",
+                       request_op_name(req->op), e->r.ep);
     switch (req->op) {
     case GW_OP_OBSERVE_COMPOSITE:
-        if (strcmp(e->r.lwm2m, "1.0") == 0)
-            return gw_fail(-GW_ERR_INVALID, err, errlen,
-                           "'op' observe-composite needs LwM2M 1.1 or later; %s registered "
-                           "with 1.0",
-                           e->r.ep);
-        return observer_request(lw->observer, e, req, handle, err, errlen);
     case GW_OP_OBSERVE:
         return observer_request(lw->observer, e, req, handle, err, errlen);
     case GW_OP_CANCEL_OBSERVE:

@@ -389,3 +389,130 @@ def test_a_broker_restart_loses_no_held_request(gateway, devsim, tmp_path, prefi
     finally:
         col.close()
         stop_mosquitto(b)
+
+
+def test_a_queue_mode_device_gets_requests_only_while_awake(gateway, devsim, mqtt, prefix, req):
+    gw = gateway(lwm2m_conf="  queue_awake = 2;\n")
+    mark = mqtt.mark()
+    # Awake for 2 s after each uplink; it updates after 6 s of sleep.
+    p = devsim.start(gw.server, "register", "wait:6", "update", "wait:4", "deregister",
+                     ep="q-1", queue=True, trace=True, extra=("--awake", "2"))
+    registered(mqtt, prefix, "q-1", mark)
+    time.sleep(3)  # asleep now, for the gateway and for the device
+    r = req("q-1")
+    r.send({"id": "q", "op": "read", "path": "/3/0/0"})
+    assert wait_until(lambda: [a["status"] for a in r.answers(mark, "q")] == ["held"], WAIT)
+    a = r.final("q", mark, timeout=WAIT)
+    assert a["status"] == "ok", a
+    log = gw.log()
+    assert log.index("updated ep=q-1") < log.index("request-done ep=q-1")
+    res = p.wait(20)
+    assert not [t for t in res.trace() if t.get("event") == "dropped"], res
+
+
+def test_write_and_observe_composite(gateway, devsim, mqtt, prefix, req):
+    gw = gateway()
+    mark = mqtt.mark()
+    p = serve(devsim, gw, "comp-1", seconds=10, lwm2m="1.1", rate=5)
+    registered(mqtt, prefix, "comp-1", mark)
+    r = req("comp-1")
+    r.send({"id": "wc", "op": "write-composite",
+            "values": {"/1/0/1": 555, "/3/0/13": 1764000000}})
+    a = r.final("wc", mark)
+    assert a["status"] == "ok", (a, p.wait(10))
+    r.send({"id": "rd", "op": "read", "path": "/1/0/1"})
+    assert r.final("rd", mark)["value"] == 555
+    r.send({"id": "oc", "op": "observe-composite", "paths": ["/3303/0/5700", "/3/0/9"]})
+    a = r.final("oc", mark)
+    assert a["status"] == "ok" and "/3303/0/5700" in a["values"], a
+    m0 = mqtt.mark()
+    topic = f"{prefix}/comp-1/data/3303/0/5700"
+    assert wait_until(lambda: len(mqtt.on(topic, m0)) >= 1, WAIT)
+
+
+def test_a_separate_response_is_awaited(gateway, devsim, mqtt, prefix, req):
+    gw = gateway()
+    mark = mqtt.mark()
+    devsim.start(gw.server, "register", "serve:20", ep="sep-1", extra=("--delay-ms", "800"))
+    registered(mqtt, prefix, "sep-1", mark)
+    r = req("sep-1")
+    r.send({"id": "s", "op": "read", "path": "/3/0/0"})
+    a = r.final("s", mark)
+    assert a["status"] == "ok" and a["code"] == "2.05", a
+
+
+def test_observe_and_cancel_back_to_back(gateway, devsim, mqtt, prefix, req):
+    gw = gateway()
+    mark = mqtt.mark()
+    serve(devsim, gw, "oc-1", rate=5)
+    registered(mqtt, prefix, "oc-1", mark)
+    r = req("oc-1")
+    r.send({"id": "o1", "op": "observe", "path": "/3303/0/5700"})
+    r.send({"id": "c1", "op": "cancel-observe", "path": "/3303/0/5700"})
+    r.send({"id": "o2", "op": "observe", "path": "/3303/0/5700"})
+    r.send({"id": "c2", "op": "cancel-observe", "path": "/3303/0/5700"})
+    r.send({"id": "o3", "op": "observe", "path": "/3303/0/5700"})
+    for rid in ("o1", "c1", "o2", "c2", "o3"):
+        assert r.final(rid, mark)["status"] == "ok", rid
+
+
+def test_an_observe_in_flight_during_reload_is_answered(gateway, devsim, mqtt, prefix, req):
+    gw = gateway()
+    mark = mqtt.mark()
+    devsim.start(gw.server, "register", "serve:20", ep="rl-1", extra=("--delay-ms", "2000"))
+    registered(mqtt, prefix, "rl-1", mark)
+    r = req("rl-1")
+    r.send({"id": "o", "op": "observe", "path": "/3303/0/5700"})
+    time.sleep(0.5)
+    gw.proc.send_signal(signal.SIGHUP)
+    r.send({"id": "after", "op": "read", "path": "/3/0/0"})
+    assert r.final("o", mark)["status"] == "ok"
+    assert r.final("after", mark)["status"] == "ok"
+
+
+def test_ttl_zero_behind_a_held_request_is_offline(gateway, mqtt, prefix, req):
+    gateway()
+    mark = mqtt.mark()
+    r = req("absent-2")
+    r.send({"id": "a", "op": "read", "path": "/3/0/0"})
+    r.send({"id": "t0", "op": "read", "path": "/3/0/0", "ttl": 0})
+    assert r.final("t0", mark)["status"] == "offline"
+    assert [x["status"] for x in r.answers(mark, "a")] == ["held"]
+
+
+def test_answers_made_while_the_broker_is_away_survive_a_sigkill(gateway, devsim, tmp_path,
+                                                                  prefix):
+    from conftest import Collector, start_mosquitto, stop_mosquitto
+    b = start_mosquitto(tmp_path)
+    port = b.port
+    store = str(tmp_path / "answers.db")
+    col = Collector(b, f"{prefix}/#", prefix)
+    try:
+        gw = gateway(mqtt_uri=b.uri, store=store, wait_online=False)
+        assert wait_until(lambda: "mqtt-subscribed" in gw.log(), WAIT)
+        r = Requester(b, col, prefix, "ans-1")
+        for i in range(3):
+            r.send({"id": f"w{i}", "op": "write", "path": "/1/0/1", "value": 200 + i})
+        assert wait_until(lambda: len(r.answers()) == 3, WAIT)  # held
+        r.close()
+        col.close()
+        stop_mosquitto(b)
+        p = serve(devsim, gw, "ans-1", seconds=30)
+        assert wait_until(lambda: gw.log().count("request-done ep=ans-1") == 3, WAIT), gw.log()
+        gw.proc.send_signal(signal.SIGKILL)
+        gw.proc.wait(5)
+        gw.expect_exit = None
+        b = start_mosquitto(tmp_path, port=port)
+        col = Collector(b, f"{prefix}/ans-1/response", prefix)
+        gw2 = gateway(mqtt_uri=b.uri, store=store, wait_online=False)
+        assert " held=3 " in gw2.log()
+        assert wait_until(lambda: len(col.all()) >= 3, WAIT), gw2.log()
+        assert sorted(m.json()["id"] for m in col.all()) == ["w0", "w1", "w2"]
+        assert all(m.json()["status"] == "ok" for m in col.all())
+        # Answered from the store: not one write reached the device twice.
+        res = p.wait(40)
+        puts = [t for t in res.trace() if t.get("method") == "PUT" and t.get("path") == "/1/0/1"]
+        assert len(puts) == 3, res
+    finally:
+        col.close()
+        stop_mosquitto(b)
