@@ -516,3 +516,34 @@ def test_answers_made_while_the_broker_is_away_survive_a_sigkill(gateway, devsim
     finally:
         col.close()
         stop_mosquitto(b)
+
+
+def test_mqtt5_message_expiry_counts_as_ttl(gateway, mqtt, prefix, req):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    gateway(mqtt_conf='  version = "5";\n')
+    mark = mqtt.mark()
+    r = req("exp-1", v5=True)
+    props = Properties(PacketTypes.PUBLISH)
+    props.MessageExpiryInterval = 1
+    r.send({"id": "e", "op": "read", "path": "/3/0/0"}, properties=props)
+    assert r.final("e", mark, timeout=10)["status"] == "expired"
+
+
+def test_a_requested_observation_comes_back_after_a_new_register(gateway, devsim, mqtt, prefix,
+                                                                 req):
+    gw = gateway()
+    mark = mqtt.mark()
+    devsim.start(gw.server, "register", "serve:3", "register", "serve:6", ep="re-1", rate=5)
+    registered(mqtt, prefix, "re-1", mark)
+    r = req("re-1")
+    r.send({"id": "o", "op": "observe", "path": "/3303/0/5700",
+            "attributes": {"pmin": 0, "pmax": 1}})
+    assert r.final("o", mark)["status"] == "ok"
+    m1 = mqtt.mark()
+    assert wait_until(lambda: gw.log().count("registered ep=re-1") == 2, WAIT)
+    assert wait_until(lambda: gw.log().count("observing ep=re-1 path=/3303/0/5700") == 2, WAIT)
+    topic = f"{prefix}/re-1/data/3303/0/5700"
+    m2 = mqtt.mark()
+    assert wait_until(lambda: len(mqtt.on(topic, m2)) >= 2, WAIT)
+    assert m1 <= m2
