@@ -88,6 +88,7 @@ struct bridge {
     int64_t reconnect_at; /* monotonic ms, -1: no attempt scheduled */
     bool connecting;
     bool connected;
+    bool announced; /* "online" said on this connection */
     unsigned long dropped;
 
     int efd;

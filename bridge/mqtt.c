@@ -308,6 +308,7 @@ static void subscribe(struct bridge *b)
 static void on_connected_event(struct bridge *b)
 {
     b->connected = true;
+    b->announced = false;
     b->connecting = false;
     b->backoff_ms = b->reconnect_min_ms;
     log_info("mqtt-connected uri=%s", b->uri);
@@ -325,8 +326,10 @@ static void on_subscribed_event(struct bridge *b, int code, const char *text)
     else
         log_info("mqtt-subscribed filters=%zu first=%s", b->n_filters,
                  b->n_filters ? b->filters[0] : "-");
-    if (!b->connected)
+    /* Once per connection: a reload subscribes again, but the gateway never went away. */
+    if (!b->connected || b->announced)
         return;
+    b->announced = true;
     bridge_publish(b, b->status_topic, "online", 6, 1, true);
     downlink_republish(b);
 }
