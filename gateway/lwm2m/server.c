@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "dedup.h"
+#include "dtls.h"
 #include "manage.h"
 #include "observe.h"
 #include "ops.h"
@@ -39,6 +40,7 @@ struct server {
     struct observer *observer;
     struct ops *ops;
     struct manage *manage;
+    struct dtls *dtls;
     struct reg_entry *pending; /* answered just now: observations to start, on_ready to call */
     struct data_records sent;  /* reused for every Send */
     const char *const *reserved_eps;
@@ -273,6 +275,10 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
             goto out_reject;
         }
     }
+    if (dtls_check(lw->dtls, session, params.ep, err, sizeof(err)) < 0) {
+        code = COAP_RESPONSE_CODE_FORBIDDEN;
+        goto out_reject;
+    }
     code = read_links(request, &objects, true, &present, err, sizeof(err));
     if (code)
         goto out_reject;
@@ -349,6 +355,10 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
     coap_pdu_code_t code = COAP_RESPONSE_CODE_BAD_REQUEST;
 
     addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    if (dtls_check(lw->dtls, session, r->ep, err, sizeof(err)) < 0) {
+        code = COAP_RESPONSE_CODE_FORBIDDEN;
+        goto out_reject;
+    }
     int nq = read_options(request, COAP_OPTION_URI_QUERY, query, MAX_QUERY_OPTIONS);
     if (nq < 0) {
         snprintf(err, sizeof(err), "query: more than %d parameters", MAX_QUERY_OPTIONS);
@@ -433,8 +443,15 @@ out_reject:
     answer(response, code, err);
 }
 
-static void handle_deregister(struct server *lw, struct reg_entry *e, coap_pdu_t *response)
+static void handle_deregister(struct server *lw, struct reg_entry *e, coap_session_t *session,
+                              coap_pdu_t *response)
 {
+    char err[256];
+    if (dtls_check(lw->dtls, session, e->r.ep, err, sizeof(err)) < 0) {
+        log_warn("deregister-rejected ep=%s id=%s code=4.03 reason=\"%s\"", e->r.ep, e->r.id, err);
+        answer(response, COAP_RESPONSE_CODE_FORBIDDEN, err);
+        return;
+    }
     log_info("deregistered ep=%s id=%s", e->r.ep, e->r.id);
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_DELETED);
     drop_registration(lw, e, GW_GONE_DEREGISTERED);
@@ -533,6 +550,11 @@ static void handle_send(struct server *lw, coap_session_t *session, const coap_p
         answer(response, COAP_RESPONSE_CODE_FORBIDDEN, "not registered: register first");
         return;
     }
+    if (dtls_check(lw->dtls, session, e->r.ep, err, sizeof(err)) < 0) {
+        log_warn("send-rejected ep=%s code=4.03 reason=\"%s\"", e->r.ep, err);
+        answer(response, COAP_RESPONSE_CODE_FORBIDDEN, err);
+        return;
+    }
     int cf = content_format(request);
     if (cf != GW_FMT_SENML_JSON && cf != GW_FMT_SENML_CBOR) {
         log_warn("send-rejected ep=%s code=4.15 format=%d", e->r.ep, cf);
@@ -586,7 +608,7 @@ static void dispatch(struct server *lw, coap_session_t *session, const coap_pdu_
                 return;
             }
             if (e && method == COAP_REQUEST_CODE_DELETE) {
-                handle_deregister(lw, e, response);
+                handle_deregister(lw, e, session, response);
                 return;
             }
             if (e) {
@@ -709,18 +731,24 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
         goto out_free;
     }
 
+    bool coaps = false;
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        coaps |= cfg->listen[i].scheme == GW_SCHEME_COAPS;
+    if (coaps && !coap_dtls_is_supported()) {
+        log_error("startup-failed reason=\"this libcoap has no DTLS support\"");
+        goto out_free;
+    }
+    lw->dtls = dtls_new(coaps ? lw->coap : NULL, &cfg->security);
+    if (!lw->dtls)
+        goto out_free;
+
     for (size_t i = 0; i < cfg->n_listen; i++) {
         const struct listen_uri *l = &cfg->listen[i];
         coap_address_t addr;
-        if (l->scheme == GW_SCHEME_COAPS) {
-            log_error("listen-failed uri=%s reason=\"coaps (DTLS) listeners are not available "
-                      "in this version\"",
-                      l->uri);
-            goto out_free;
-        }
         if (resolve(l, &addr) < 0)
             goto out_free;
-        if (!coap_new_endpoint(lw->coap, &addr, COAP_PROTO_UDP)) {
+        if (!coap_new_endpoint(lw->coap, &addr,
+                               l->scheme == GW_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP)) {
             log_error("listen-failed uri=%s reason=\"cannot bind (in use, or not an address of "
                       "this host)\"",
                       l->uri);
@@ -759,6 +787,7 @@ void server_free(struct server *lw)
     registry_free(lw->registry);
     observer_free(lw->observer);
     manage_free(lw->manage);
+    dtls_free(lw->dtls);
     ops_free(lw->ops);
     data_records_clear(&lw->sent);
     dedup_free(lw->dedup);

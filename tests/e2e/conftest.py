@@ -14,6 +14,7 @@ records is the one the gateway published with, even for a subscription made befo
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -72,16 +73,36 @@ def source_dir() -> str:
     return os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def _free_port(kind: int) -> int:
+    """A port that binds now, chosen below the kernel's ephemeral range, where the client
+    sockets of the tests running beside this one (devsim, coap-client, MQTT clients) get
+    theirs: a port picked from that range can be taken by one of them before the gateway or
+    broker binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_tcp_port() -> int:
+    return _free_port(socket.SOCK_STREAM)
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return _free_port(socket.SOCK_DGRAM)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
@@ -412,11 +433,13 @@ class Gateway:
 def write_gateway_conf(path, *, port: int, mqtt_uri: str, prefix: str, store: str,
                        lifetime_min: int = 1, lifetime_max: int = 86400,
                        client_id: Optional[str] = None, extra: str = "",
-                       mqtt_extra: str = "", lwm2m_extra: str = "") -> None:
+                       mqtt_extra: str = "", lwm2m_extra: str = "",
+                       coaps_port: Optional[int] = None) -> None:
+    coaps = f', "coaps://127.0.0.1:{coaps_port}"' if coaps_port else ""
     path.write_text(
         "# written by tests/e2e/conftest.py\n"
         "lwm2m: {\n"
-        f'  listen = [ "coap://127.0.0.1:{port}" ];\n'
+        f'  listen = [ "coap://127.0.0.1:{port}"{coaps} ];\n'
         f"  lifetime_min = {lifetime_min};\n"
         f"  lifetime_max = {lifetime_max};\n" + lwm2m_extra +
         "};\n"
@@ -467,6 +490,7 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
               mqtt_uri: Optional[str] = None, port: Optional[int] = None,
               wait_online: bool = True, wait_started: bool = True, extra_conf: str = "",
               mqtt_conf: str = "", store: Optional[str] = None, lwm2m_conf: str = "",
+              coaps_port: Optional[int] = None,
               args: tuple = ("--log-level", "debug")) -> Gateway:
         n = next(seq)
         udp = port or free_udp_port()
@@ -474,7 +498,7 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
         write_gateway_conf(conf, port=udp, mqtt_uri=mqtt_uri or broker.uri, prefix=prefix,
                            store=store or str(tmp_path / f"state-{n}.db"), lifetime_min=lifetime_min,
                            lifetime_max=lifetime_max, extra=extra_conf, mqtt_extra=mqtt_conf,
-                           lwm2m_extra=lwm2m_conf)
+                           lwm2m_extra=lwm2m_conf, coaps_port=coaps_port)
         log_path = str(tmp_path / f"gateway-{n}.stderr")
         mark = mqtt.mark()
         with open(log_path, "wb") as log:
