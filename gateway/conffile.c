@@ -245,8 +245,12 @@ static void load_mqtt(struct settings *ctx, const config_setting_t *g, struct br
     if (v && (why = mqtt_uri_problem(v, &tls)))
         settings_report(ctx, settings_member(g, "uri"), "mqtt.uri: %s", why);
     m->uri = settings_own(ctx, v ? v : "tcp://127.0.0.1:1883");
+    /* LWM2M_GW_MQTT_URI replaces the file's uri: the pair is checked with it, once applied
+     * (conffile_apply_env), so that the environment can turn a file's broker into TLS. */
+    const char *env_uri = getenv("LWM2M_GW_MQTT_URI");
+    bool env_wins = env_uri && *env_uri;
     if ((tg = settings_typed(ctx, g, "mqtt", "tls", GW_KIND_GROUP)) && !tls && !why &&
-        (v || !settings_member(g, "uri")))
+        !env_wins && (v || !settings_member(g, "uri")))
         settings_report(ctx, tg, "mqtt.tls is set but uri is not ssl:// (nor mqtts://, wss://)");
 
     v = settings_get_str(ctx, g, "mqtt", "client_id", GW_STR_OPTIONAL);

@@ -512,3 +512,21 @@ def test_a_password_in_the_uri_is_refused_without_being_printed(gw_binary, tmp_p
         assert p.returncode == 1, p
         assert "user:password@ is not supported" in p.stderr + p.stdout, p
         assert pw not in p.stderr + p.stdout, p
+
+
+def test_the_environment_can_turn_the_broker_into_tls(gw_binary, tmp_path):
+    """A file with a `tls` group and a tcp:// uri is refused on its own, and accepted when
+    LWM2M_GW_MQTT_URI makes the broker ssl://; the pair is checked as it will run."""
+    from conftest import run_gateway
+    conf = tmp_path / "tls-env.conf"
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read by --check-config\n")
+    conf.write_text(f'mqtt: {{ uri = "tcp://127.0.0.1:1883"; tls: {{ ca_file = "{ca}"; }}; }};\n'
+                    f'store: {{ path = "{tmp_path}/s.db"; }};\n')
+    assert run_gateway(gw_binary, "-c", str(conf), "--check-config").returncode == 1
+    ok = run_gateway(gw_binary, "-c", str(conf), "--check-config",
+                     env={"LWM2M_GW_MQTT_URI": "ssl://127.0.0.1:8883"})
+    assert ok.returncode == 0, ok.stderr
+    bad = run_gateway(gw_binary, "-c", str(conf), "--check-config",
+                      env={"LWM2M_GW_MQTT_URI": "tcp://127.0.0.1:8883"})
+    assert bad.returncode == 1 and "LWM2M_GW_MQTT_URI" in bad.stderr, bad.stderr
