@@ -7,6 +7,8 @@
 
 #include <coap3/coap.h>
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/ssl.h>
 
 #define GW_EXIT_OK 0
 #define GW_EXIT_FAILED 1
@@ -28,12 +32,13 @@
 static volatile sig_atomic_t interrupted;
 
 static const char usage_text[] =
-    "usage: devsim --server coap://HOST:PORT [options] ACTION...\n"
+    "usage: devsim --server coap[s]://HOST:PORT [options] ACTION...\n"
     "\n"
     "Simulates LwM2M devices, each with its own CoAP client session (own UDP port).\n"
     "\n"
     "options:\n"
-    "  --server URI         LwM2M server (the gateway), coap://HOST[:PORT] (required)\n"
+    "  --server URI         LwM2M server (the gateway), coap://HOST[:PORT], or\n"
+    "                       coaps://HOST[:PORT] for DTLS 1.2 (see below) (required)\n"
     "  --count N            number of devices (default 1)\n"
     "  --ep NAME            endpoint name of the single device (needs --count 1)\n"
     "  --ep-prefix PREFIX   endpoint names are PREFIX + index (default \"dev-\")\n"
@@ -62,6 +67,23 @@ static const char usage_text[] =
     "                       empty ACK first); default 0, piggybacked at once\n"
     "  --quiet              print only the final summary line\n"
     "  --help               show this text\n"
+    "\n"
+    "DTLS (coaps:// only; PSK or X.509, not both; {ep} stands for the endpoint name):\n"
+    "  --psk-identity ID    PSK identity, e.g. {ep} or id-{ep}\n"
+    "  --psk-key HEX        pre-shared key in hex (the same for every device)\n"
+    "  --psk-file FILE      instead of the two above: lines \"ENDPOINT IDENTITY HEXKEY\"\n"
+    "                       (blank lines and # comments skipped), one per device\n"
+    "  --cert FILE          device certificate (PEM), e.g. certs/{ep}.pem\n"
+    "  --key FILE           its private key (PEM), e.g. certs/{ep}.key\n"
+    "  --ca FILE            CA certificates (PEM) that verify the server's certificate;\n"
+    "                       without it the server's certificate is not verified\n"
+    "  --ciphers LIST       OpenSSL cipher list offered, e.g. PSK-AES128-CCM8 (applied\n"
+    "                       from the ClientHello that answers the server's\n"
+    "                       HelloVerifyRequest: libcoap 4.3.1 sends the first one itself)\n"
+    "  A handshake that fails or does not finish within --timeout ends the request with\n"
+    "  code \"dtls-failed\"; after it, a DTLS error or a timeout, the device's next\n"
+    "  request starts a new handshake. Muted or asleep, a DTLS device drops all\n"
+    "  application data from the server while it has no request in flight.\n"
     "\n"
     "actions (run in order, each for every device):\n"
     "  register             POST /rd?ep=&lt=&lwm2m=&b=[&Q] with the object links\n"
@@ -92,7 +114,9 @@ static const char usage_text[] =
     "wait or serve early; the actions after it still run.\n"
     "\n"
     "Prints one JSON line per finished request and a summary line; exits 0 when every\n"
-    "request got a 2.xx answer, 1 otherwise, 2 on bad usage.\n";
+    "request got a 2.xx answer, 1 otherwise, 2 on bad usage. With coaps:// request lines\n"
+    "carry the negotiated \"cipher\", the summary counts handshakes and ciphers, and\n"
+    "--trace adds a line per handshake (\"event\":\"dtls\").\n";
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -279,18 +303,194 @@ static bool parse_action(const struct options *opt, const char *text, struct act
     return false;
 }
 
-/* Splits a coap://HOST[:PORT] URI into the options. coaps:// waits for DTLS support. */
+/* Splits a coap://HOST[:PORT] or coaps://HOST[:PORT] URI into the options. */
 static bool parse_server(const char *text, struct options *opt)
 {
     coap_uri_t uri;
     if (coap_split_uri((const uint8_t *)text, strlen(text), &uri) < 0 ||
-        uri.scheme != COAP_URI_SCHEME_COAP || uri.path.length > 0 || uri.query.length > 0 ||
-        uri.host.length == 0 || uri.host.length >= sizeof(opt->server_host))
+        (uri.scheme != COAP_URI_SCHEME_COAP && uri.scheme != COAP_URI_SCHEME_COAPS) ||
+        uri.path.length > 0 || uri.query.length > 0 || uri.host.length == 0 ||
+        uri.host.length >= sizeof(opt->server_host))
         return false;
     memcpy(opt->server_host, uri.host.s, uri.host.length);
     opt->server_host[uri.host.length] = '\0';
     opt->server_port = uri.port;
+    opt->dtls = uri.scheme == COAP_URI_SCHEME_COAPS;
+    uint8_t addr[16];
+    opt->server_is_name = inet_pton(AF_INET, opt->server_host, addr) != 1 &&
+                          inet_pton(AF_INET6, opt->server_host, addr) != 1;
     return true;
+}
+
+static int usage_error(const char *problem, const char *value);
+
+/* ---- DTLS credentials ------------------------------------------------------------------- */
+
+/* Decodes the hex string `text` (an even number of digits, at least one byte) into `out`
+ * of GW_PSK_KEY_MAX bytes. */
+static bool parse_hex_key(const char *text, uint8_t *out, size_t *len)
+{
+    size_t n = strlen(text);
+    if (n == 0 || n % 2 != 0 || n / 2 > GW_PSK_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i += 2) {
+        char byte[3] = {text[i], text[i + 1], '\0'};
+        if (!isxdigit((unsigned char)byte[0]) || !isxdigit((unsigned char)byte[1]))
+            return false;
+        out[i / 2] = (uint8_t)strtoul(byte, NULL, 16);
+    }
+    *len = n / 2;
+    return true;
+}
+
+static int compare_psk_entries(const void *a, const void *b)
+{
+    return strcmp(((const struct psk_entry *)a)->endpoint, ((const struct psk_entry *)b)->endpoint);
+}
+
+static void free_psk_entries(struct options *opt)
+{
+    for (size_t i = 0; i < opt->psk_count; i++) {
+        free(opt->psk_entries[i].endpoint);
+        free(opt->psk_entries[i].identity);
+    }
+    if (opt->psk_entries != NULL)
+        explicit_bzero(opt->psk_entries, opt->psk_count * sizeof(*opt->psk_entries));
+    free(opt->psk_entries);
+    opt->psk_entries = NULL;
+    opt->psk_count = 0;
+    explicit_bzero(opt->psk_key, sizeof(opt->psk_key));
+}
+
+/* Reads --psk-file: lines "ENDPOINT IDENTITY HEXKEY" separated by blanks, blank lines and
+ * lines starting with '#' skipped. Fills opt->psk_entries sorted by endpoint. Returns false
+ * with the problem in `why` (of `whylen` bytes). */
+static bool load_psk_file(const char *file, struct options *opt, char *why, size_t whylen)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        snprintf(why, whylen, "cannot read --psk-file %s: %s", file, strerror(errno));
+        return false;
+    }
+    char line[1024];
+    size_t cap = 0;
+    unsigned lineno = 0;
+    bool ok = true;
+    while (ok && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(why, whylen, "--psk-file %s:%u: line too long", file, lineno);
+            ok = false;
+            break;
+        }
+        char *save = NULL;
+        char *ep = strtok_r(line, " \t\r\n", &save);
+        if (ep == NULL || ep[0] == '#')
+            continue;
+        char *identity = strtok_r(NULL, " \t\r\n", &save);
+        char *hex = strtok_r(NULL, " \t\r\n", &save);
+        if (identity == NULL || hex == NULL || strtok_r(NULL, " \t\r\n", &save) != NULL) {
+            snprintf(why, whylen, "--psk-file %s:%u: want ENDPOINT IDENTITY HEXKEY", file, lineno);
+            ok = false;
+            break;
+        }
+        if (strlen(identity) > GW_PSK_IDENTITY_MAX) {
+            snprintf(why, whylen, "--psk-file %s:%u: identity longer than %d bytes", file, lineno,
+                     GW_PSK_IDENTITY_MAX);
+            ok = false;
+            break;
+        }
+        if (opt->psk_count == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct psk_entry *grown = realloc(opt->psk_entries, ncap * sizeof(*grown));
+            if (grown == NULL) {
+                snprintf(why, whylen, "out of memory");
+                ok = false;
+                break;
+            }
+            opt->psk_entries = grown;
+            cap = ncap;
+        }
+        struct psk_entry *e = &opt->psk_entries[opt->psk_count];
+        memset(e, 0, sizeof(*e));
+        opt->psk_count++;
+        e->endpoint = strdup(ep);
+        e->identity = strdup(identity);
+        if (e->endpoint == NULL || e->identity == NULL) {
+            snprintf(why, whylen, "out of memory");
+            ok = false;
+        } else if (!parse_hex_key(hex, e->key, &e->key_len)) {
+            snprintf(why, whylen, "--psk-file %s:%u: the key must be 1 to %d bytes in hex", file,
+                     lineno, GW_PSK_KEY_MAX);
+            ok = false;
+        }
+    }
+    explicit_bzero(line, sizeof(line));
+    fclose(f);
+    if (ok && opt->psk_count == 0) {
+        snprintf(why, whylen, "--psk-file %s has no credentials", file);
+        ok = false;
+    }
+    if (ok) {
+        qsort(opt->psk_entries, opt->psk_count, sizeof(*opt->psk_entries), compare_psk_entries);
+        for (size_t i = 1; i < opt->psk_count; i++) {
+            if (strcmp(opt->psk_entries[i - 1].endpoint, opt->psk_entries[i].endpoint) == 0) {
+                snprintf(why, whylen, "--psk-file %s: endpoint %s appears twice", file,
+                         opt->psk_entries[i].endpoint);
+                ok = false;
+                break;
+            }
+        }
+    }
+    if (!ok)
+        free_psk_entries(opt);
+    return ok;
+}
+
+/* Whether OpenSSL takes `list` as a DTLS cipher list (at least one cipher matches). */
+static bool ciphers_valid(const char *list)
+{
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+    bool ok = ctx != NULL && SSL_CTX_set_cipher_list(ctx, list) == 1;
+    SSL_CTX_free(ctx);
+    return ok;
+}
+
+/* Checks the DTLS options against each other and the scheme of --server, and reads
+ * --psk-file. Returns 0, or GW_EXIT_USAGE after printing the problem. */
+static int check_dtls_options(struct options *opt, const char *psk_file, const char *psk_key)
+{
+    bool psk = opt->psk_identity != NULL || psk_key != NULL || psk_file != NULL;
+    bool pki = opt->cert != NULL || opt->key != NULL || opt->ca != NULL;
+    if (!opt->dtls) {
+        if (psk || pki || opt->ciphers != NULL)
+            return usage_error("the DTLS options need --server coaps://", NULL);
+        return 0;
+    }
+    if (psk && pki)
+        return usage_error("PSK or X.509, not both: --psk-* or --cert/--key/--ca", NULL);
+    if (!psk && !pki)
+        return usage_error("coaps:// needs --psk-identity and --psk-key, --psk-file, or "
+                           "--cert and --key",
+                           NULL);
+    if (psk_file != NULL && (opt->psk_identity != NULL || psk_key != NULL))
+        return usage_error("--psk-file replaces --psk-identity and --psk-key", NULL);
+    if (psk_file == NULL && psk && (opt->psk_identity == NULL || psk_key == NULL))
+        return usage_error("PSK needs both --psk-identity and --psk-key", NULL);
+    if (pki && (opt->cert == NULL || opt->key == NULL))
+        return usage_error("X.509 needs both --cert and --key (--ca is optional)", NULL);
+    if (opt->psk_identity != NULL && opt->psk_identity[0] == '\0')
+        return usage_error("--psk-identity needs an identity", NULL);
+    if (psk_key != NULL && !parse_hex_key(psk_key, opt->psk_key, &opt->psk_key_len))
+        return usage_error("--psk-key needs 1 to 128 bytes in hex", NULL);
+    if (opt->ciphers != NULL && !ciphers_valid(opt->ciphers))
+        return usage_error("--ciphers matches no cipher OpenSSL knows", opt->ciphers);
+    if (psk_file != NULL) {
+        char why[512];
+        if (!load_psk_file(psk_file, opt, why, sizeof(why)))
+            return usage_error(why, NULL);
+    }
+    return 0;
 }
 
 static int usage_error(const char *problem, const char *value)
@@ -325,6 +525,13 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         OPT_UNRESPONSIVE,
         OPT_DELAY_MS,
         OPT_QUIET,
+        OPT_PSK_IDENTITY,
+        OPT_PSK_KEY,
+        OPT_PSK_FILE,
+        OPT_CERT,
+        OPT_KEY,
+        OPT_CA,
+        OPT_CIPHERS,
         OPT_HELP,
     };
     static const struct option longopts[] = {
@@ -348,6 +555,13 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         {"unresponsive", no_argument, NULL, OPT_UNRESPONSIVE},
         {"delay-ms", required_argument, NULL, OPT_DELAY_MS},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"psk-identity", required_argument, NULL, OPT_PSK_IDENTITY},
+        {"psk-key", required_argument, NULL, OPT_PSK_KEY},
+        {"psk-file", required_argument, NULL, OPT_PSK_FILE},
+        {"cert", required_argument, NULL, OPT_CERT},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"ca", required_argument, NULL, OPT_CA},
+        {"ciphers", required_argument, NULL, OPT_CIPHERS},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -365,6 +579,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
     };
     bool have_prefix = false;
     bool have_server = false;
+    const char *psk_file = NULL;
+    const char *psk_key = NULL;
     int c;
 
     opterr = 0;
@@ -372,7 +588,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         switch (c) {
         case OPT_SERVER:
             if (!parse_server(optarg, opt))
-                return usage_error("--server needs coap://HOST[:PORT] (no DTLS yet)", optarg);
+                return usage_error("--server needs coap://HOST[:PORT] or coaps://HOST[:PORT]",
+                                   optarg);
             have_server = true;
             break;
         case OPT_COUNT:
@@ -460,6 +677,27 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         case OPT_QUIET:
             opt->quiet = true;
             break;
+        case OPT_PSK_IDENTITY:
+            opt->psk_identity = optarg;
+            break;
+        case OPT_PSK_KEY:
+            psk_key = optarg;
+            break;
+        case OPT_PSK_FILE:
+            psk_file = optarg;
+            break;
+        case OPT_CERT:
+            opt->cert = optarg;
+            break;
+        case OPT_KEY:
+            opt->key = optarg;
+            break;
+        case OPT_CA:
+            opt->ca = optarg;
+            break;
+        case OPT_CIPHERS:
+            opt->ciphers = optarg;
+            break;
         case OPT_HELP:
             fputs(usage_text, stdout);
             return -1;
@@ -475,6 +713,9 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         return usage_error("--ep names a single device: no --count above 1, no --ep-prefix", NULL);
     if (optind >= argc)
         return usage_error("no ACTION given", NULL);
+    int status = check_dtls_options(opt, psk_file, psk_key);
+    if (status != 0)
+        return status;
     *first_action = optind;
     return 0;
 }
@@ -511,6 +752,7 @@ int main(int argc, char **argv)
     actions = calloc(action_count, sizeof(*actions));
     if (actions == NULL) {
         fprintf(stderr, "devsim: out of memory\n");
+        free_psk_entries(&opt);
         return GW_EXIT_FAILED;
     }
     for (size_t i = 0; i < action_count; i++) {
@@ -540,8 +782,10 @@ int main(int argc, char **argv)
     double started = sim_now_ms();
     for (size_t i = 0; i < action_count; i++) {
         const struct action *act = &actions[i];
-        if (act->kind == GW_ACTION_SILENT)
+        if (act->kind == GW_ACTION_SILENT) {
+            sim_set_silent(sim);
             break;
+        }
         if (act->kind == GW_ACTION_MUTE || act->kind == GW_ACTION_UNMUTE) {
             sim_set_muted(sim, act->kind == GW_ACTION_MUTE);
         } else if (act->kind == GW_ACTION_WAIT) {
@@ -556,8 +800,10 @@ int main(int argc, char **argv)
     }
     unsigned long ok = sim_ok_count(sim);
     unsigned long failed = sim_failed_count(sim);
-    printf("{\"summary\":true,\"ok\":%lu,\"failed\":%lu,\"seconds\":%.3f}\n", ok, failed,
+    printf("{\"summary\":true,\"ok\":%lu,\"failed\":%lu,\"seconds\":%.3f", ok, failed,
            (sim_now_ms() - started) / 1e3);
+    sim_print_dtls_summary(sim, stdout);
+    fputs("}\n", stdout);
     fflush(stdout);
     status = failed == 0 ? GW_EXIT_OK : GW_EXIT_FAILED;
     sim_free(sim);
@@ -568,5 +814,6 @@ out_free_actions:
     for (size_t i = 0; i < action_count; i++)
         free(actions[i].payload);
     free(actions);
+    free_psk_entries(&opt);
     return status;
 }

@@ -1,5 +1,6 @@
-/* sim.c - the simulated devices: one libcoap client session per device, each with its own
- * UDP socket so that the gateway sees one source port per device as from real devices. Each
+/* sim.c - the simulated devices: one libcoap client session per device (radio.c makes it,
+ * plain or DTLS), each with its own UDP socket so that the gateway sees one source port per
+ * device as from real devices. Each
  * device has a coap_context of its own, because libcoap keeps resources, and so observers,
  * per context and notifies all observers of a resource at once, while pmin and pmax belong to
  * each device; one epoll descriptor watches every context's own, and one loop runs them all.
@@ -29,8 +30,6 @@
 #define GW_QUERY_MAX 300
 /* How long one wait for events may block when nothing is due earlier. */
 #define GW_IDLE_WAIT_MS 1000
-/* NSTART for every session; see sim_new. */
-#define GW_NSTART 4
 /* Device contexts handled per wait for events. */
 #define GW_EVENTS_MAX 256
 /* Descriptors of one device: its socket, its context's epoll and timer descriptors. */
@@ -51,6 +50,17 @@ unsigned long sim_ok_count(const struct sim *sim)
 unsigned long sim_failed_count(const struct sim *sim)
 {
     return sim->failed;
+}
+
+void sim_print_dtls_summary(const struct sim *sim, FILE *out)
+{
+    if (!sim->opt->dtls)
+        return;
+    fprintf(out, ",\"handshakes\":%lu,\"handshake_failures\":%lu,\"ciphers\":{", sim->handshakes,
+            sim->handshake_failures);
+    for (size_t i = 0; i < sim->cipher_n; i++)
+        fprintf(out, "%s\"%s\":%lu", i ? "," : "", sim->cipher_names[i], sim->cipher_counts[i]);
+    fputc('}', out);
 }
 
 double sim_elapsed(const struct sim *sim)
@@ -142,6 +152,8 @@ static void finish_request(struct device *dev, const char *code, bool ok, const 
         fputs(",\"error\":", stdout);
         sim_print_json_string(stdout, error, strlen(error));
     }
+    if (dev->cipher)
+        printf(",\"cipher\":\"%s\"", dev->cipher);
     printf(",\"ms\":%.3f}\n", ms);
     fflush(stdout);
 }
@@ -242,10 +254,15 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
         return;
     switch (reason) {
     case COAP_NACK_TOO_MANY_RETRIES:
+        dev->renew = dev->sim->opt->dtls;
         finish_request(dev, "timeout", false, NULL, NULL, 0, NULL);
         break;
     case COAP_NACK_RST:
         finish_request(dev, "reset", false, NULL, NULL, 0, NULL);
+        break;
+    case COAP_NACK_TLS_FAILED:
+        finish_request(dev, "dtls-failed", false, NULL, NULL, 0,
+                       dev->dtls_error[0] ? dev->dtls_error : "DTLS session failed");
         break;
     default:
         finish_request(dev, "unreachable", false, NULL, NULL, 0, NULL);
@@ -406,6 +423,15 @@ static void start_request(struct sim *sim, struct device *dev, const struct acti
         finish_request(dev, "not-sent", false, NULL, NULL, 0, "not registered");
         return;
     }
+    /* DTLS: the first request, or the first after the session failed or closed, starts a
+     * handshake; the request waits for it in libcoap, under the same timeout. */
+    if (radio_session_dead(dev)) {
+        radio_disconnect(dev, false);
+        if (!radio_connect(dev, &why)) {
+            finish_request(dev, "not-sent", false, NULL, NULL, 0, why);
+            return;
+        }
+    }
     coap_pdu_t *pdu = build_request(dev, act, &why);
     if (pdu == NULL) {
         finish_request(dev, "not-sent", false, NULL, NULL, 0, why);
@@ -434,12 +460,24 @@ static void start_request(struct sim *sim, struct device *dev, const struct acti
 }
 
 /* Reports every request older than the timeout as "timeout". libcoap may still retransmit
- * it; a late answer no longer matches the device's token and is ignored. */
+ * it; a late answer no longer matches the device's token and is ignored. Under DTLS, as a
+ * real device would, the next request starts a new session: the server may have lost the
+ * old one (a restart). A request still waiting for its handshake fails as "dtls-failed"
+ * (a wrong key often gets no answer at all), and its session goes at once. */
 static void expire_requests(struct sim *sim)
 {
     double deadline = sim_now_ms() - (double)sim->opt->timeout_ms;
-    while (sim->oldest != NULL && sim->oldest->sent_ms <= deadline)
-        finish_request(sim->oldest, "timeout", false, NULL, NULL, 0, NULL);
+    while (sim->oldest != NULL && sim->oldest->sent_ms <= deadline) {
+        struct device *dev = sim->oldest;
+        if (!radio_handshaking(dev)) {
+            dev->renew = sim->opt->dtls;
+            finish_request(dev, "timeout", false, NULL, NULL, 0, NULL);
+            continue;
+        }
+        radio_handshake_expired(dev);
+        finish_request(dev, "dtls-failed", false, NULL, NULL, 0, dev->dtls_error);
+        radio_disconnect(dev, false);
+    }
 }
 
 /* ---- the event loop --------------------------------------------------------------------- */
@@ -482,6 +520,11 @@ void sim_device_io(struct device *dev)
 void sim_set_muted(struct sim *sim, bool muted)
 {
     sim->muted = muted;
+}
+
+void sim_set_silent(struct sim *sim)
+{
+    sim->silent = true;
 }
 
 /* Where the next value change is due (a device per tick_ms / count), INFINITY for none. */
@@ -598,10 +641,10 @@ static char *device_name(const struct options *opt, size_t index)
     return name;
 }
 
-/* Gives `dev` its objects, its context with their resources, its session, and a place in
- * the simulator's epoll set. Returns false with a message on stderr; device_free cleans up
- * whatever was made. */
-static bool device_setup(struct sim *sim, struct device *dev, const coap_address_t *server)
+/* Gives `dev` its objects, its context with their resources, its session (coap://; a DTLS
+ * one comes with the first request), and a place in the simulator's epoll set. Returns false
+ * with a message on stderr; device_free cleans up whatever was made. */
+static bool device_setup(struct sim *sim, struct device *dev)
 {
     dev->sim = sim;
     dev->heap_pos = SIZE_MAX;
@@ -614,6 +657,8 @@ static bool device_setup(struct sim *sim, struct device *dev, const coap_address
         fprintf(stderr, "devsim: cannot set up device %zu: out of memory\n", dev->index);
         return false;
     }
+    if (!radio_credentials(dev))
+        return false;
     int fd = coap_context_get_coap_fd(dev->ctx);
     if (fd < 0) {
         fprintf(stderr, "devsim: this libcoap has no epoll support\n");
@@ -621,18 +666,14 @@ static bool device_setup(struct sim *sim, struct device *dev, const coap_address
     }
     coap_register_response_handler(dev->ctx, on_response);
     coap_register_nack_handler(dev->ctx, on_nack);
-    /* A NULL local address makes libcoap open a socket of its own for the session. */
-    dev->session = coap_new_client_session(dev->ctx, NULL, server, COAP_PROTO_UDP);
-    if (dev->session == NULL) {
-        fprintf(stderr, "devsim: cannot create the session of device %zu: %s\n", dev->index,
-                strerror(errno));
+    coap_register_event_handler(dev->ctx, radio_event);
+    /* A DTLS session waits for the first request, so that handshakes go at --concurrency
+     * and under --timeout like the requests they carry. */
+    const char *why = NULL;
+    if (!sim->opt->dtls && !radio_connect(dev, &why)) {
+        fprintf(stderr, "devsim: %s of device %zu: %s\n", why, dev->index, strerror(errno));
         return false;
     }
-    coap_session_set_app_data(dev->session, dev);
-    /* With NSTART 1, libcoap would hold a device's next request back behind one we
-     * already reported as timed out, for as long as it keeps retransmitting that one
-     * (up to 93 s), so the next action of that device would time out too. */
-    coap_session_set_nstart(dev->session, GW_NSTART);
 
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = dev};
     if (epoll_ctl(sim->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -648,15 +689,16 @@ static void device_free(struct device *dev)
     /* Going away says nothing: unobservable resources are freed without a 4.04 to their
      * observers, and a session without app data ignores what is still in flight. */
     serve_silence(dev);
-    if (dev->session != NULL) {
-        coap_session_set_app_data(dev->session, NULL);
-        coap_session_release(dev->session);
-    }
+    radio_disconnect(dev, dev->sim->silent);
     if (dev->ctx != NULL)
         coap_free_context(dev->ctx); /* closes its descriptors, leaving the epoll set too */
     objects_free(dev);
     free(dev->name);
     free(dev->location);
+    free(dev->psk_identity);
+    free(dev->cert_file);
+    free(dev->key_file);
+    free(dev->ca_file);
 }
 
 /* Chooses the content formats: --format, else TLV for LwM2M 1.0 and SenML JSON after. */
@@ -677,9 +719,8 @@ static void choose_formats(struct sim *sim)
 static bool sim_setup(struct sim *sim)
 {
     const struct options *opt = sim->opt;
-    coap_address_t server;
 
-    if (!resolve_server(opt, &server) || !ensure_descriptors(opt->count))
+    if (!resolve_server(opt, &sim->server) || !ensure_descriptors(opt->count))
         return false;
     choose_formats(sim);
     sim->started_ms = sim_now_ms();
@@ -697,7 +738,7 @@ static bool sim_setup(struct sim *sim)
     for (size_t i = 0; i < opt->count; i++) {
         sim->device_count = i + 1;
         sim->devices[i].index = i;
-        if (!device_setup(sim, &sim->devices[i], &server))
+        if (!device_setup(sim, &sim->devices[i]))
             return false;
     }
     return true;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "data.h"
 
@@ -15,6 +16,10 @@
 #define GW_BINDING_MAX 32
 /* Most paths one Send may name. */
 #define GW_SEND_PATHS_MAX 16
+/* Longest pre-shared key, in bytes (--psk-key, --psk-file). */
+#define GW_PSK_KEY_MAX 128
+/* Longest PSK identity, {ep} replaced (OpenSSL takes up to 256 bytes). */
+#define GW_PSK_IDENTITY_MAX 255
 
 enum gw_op {
     GW_OP_REGISTER,
@@ -31,10 +36,30 @@ enum gw_action_kind {
     GW_ACTION_UNMUTE, /* answer the server again */
 };
 
-/* The command line options. Strings are borrowed from argv. */
+/* One line of --psk-file: the credentials of one endpoint. */
+struct psk_entry {
+    char *endpoint;
+    char *identity;
+    uint8_t key[GW_PSK_KEY_MAX];
+    size_t key_len;
+};
+
+/* The command line options. Strings are borrowed from argv, but for psk_entries. */
 struct options {
     char server_host[GW_HOST_MAX]; /* from --server, without brackets */
     uint16_t server_port;
+    bool server_is_name; /* the host is a name, not an address literal: sent as SNI */
+    /* coaps:// (DTLS 1.2): PSK (psk_identity or psk_entries) or X.509 (cert and key). */
+    bool dtls;
+    const char *psk_identity;        /* --psk-identity, "{ep}" stands for the endpoint name */
+    uint8_t psk_key[GW_PSK_KEY_MAX]; /* --psk-key, decoded */
+    size_t psk_key_len;
+    struct psk_entry *psk_entries; /* --psk-file, owned, sorted by endpoint name */
+    size_t psk_count;
+    const char *cert; /* --cert, --key, --ca: PEM file names, "{ep}" replaced per device */
+    const char *key;
+    const char *ca;      /* NULL: the server's certificate is not verified */
+    const char *ciphers; /* --ciphers: OpenSSL cipher list, or NULL for libcoap's */
     unsigned long count;
     const char *ep;        /* single device name, or NULL */
     const char *ep_prefix; /* names are ep_prefix + index when ep is NULL */
@@ -81,7 +106,8 @@ struct sim;
 struct sim *sim_new(const struct options *opt, char *register_payload);
 
 /* Releases every device and the simulator, without telling observers (a device that goes
- * away says nothing). sim_free(NULL) is harmless. */
+ * away says nothing). DTLS sessions end with a close_notify, unless sim_set_silent was
+ * called. sim_free(NULL) is harmless. */
 void sim_free(struct sim *sim);
 
 /* Sends the request of `act` (a GW_ACTION_REQUEST) for every device, at most
@@ -97,6 +123,14 @@ void sim_run_wait(struct sim *sim, double seconds);
 /* Mutes (or unmutes) every device: a muted device drops each request from the server without
  * an answer, as --unresponsive does from the start. */
 void sim_set_muted(struct sim *sim, bool muted);
+
+/* With coaps://, prints the DTLS part of the summary line: `,"handshakes":N,...` (see
+ * README.md); nothing for coap://. */
+void sim_print_dtls_summary(const struct sim *sim, FILE *out);
+
+/* The silent action: the devices stop as if they lost power, and sim_free sends no DTLS
+ * close_notify either. */
+void sim_set_silent(struct sim *sim);
 
 /* Requests that got a 2.xx answer, and all others (errors, timeouts, not sent). */
 unsigned long sim_ok_count(const struct sim *sim);

@@ -1,8 +1,8 @@
 /* sim_internal.h - what the files of the simulator share: the device and its objects
  * (objects.c), the observations and their timing (observe.c), the answers to the server
  * (serve.c; manage.c for Create, Delete and Discover; composite.c for the composite
- * operations on the root), when a device listens (radio.c) and the sessions, requests and
- * event loop (sim.c). devsim.c sees only sim.h. */
+ * operations on the root), the device's session (UDP or DTLS) and when it listens
+ * (radio.c), and the requests and event loop (sim.c). devsim.c sees only sim.h. */
 #ifndef GW_DEVSIM_SIM_INTERNAL_H
 #define GW_DEVSIM_SIM_INTERNAL_H
 
@@ -21,6 +21,12 @@
 #define GW_WHY_MAX 160
 /* Longest URI of a resource: root, four ids, slashes. */
 #define GW_URI_MAX 300
+/* NSTART of every session (radio_connect says why). */
+#define GW_NSTART 4
+/* Distinct negotiated ciphers counted for the summary line. */
+#define GW_CIPHERS_MAX 16
+/* Longest reason of a DTLS failure kept for the output lines. */
+#define GW_DTLS_ERROR_MAX 160
 
 /* ---- objects.c: what every device has ------------------------------------------------- */
 
@@ -120,6 +126,15 @@ struct device {
     /* When it listens (radio.c). */
     double awake_until_ms; /* with --awake: requests are answered until then */
     int fd;                /* the session's socket: -2 not looked for yet, -1 not found */
+
+    /* DTLS (radio.c): the credentials with {ep} replaced, kept for every new session. */
+    char *psk_identity;
+    const uint8_t *psk_key; /* in the options, or in the device's --psk-file entry */
+    size_t psk_key_len;
+    char *cert_file, *key_file, *ca_file;
+    const char *cipher;                 /* negotiated by the current session, NULL until then */
+    bool renew;                         /* a request timed out: the next one starts a new session */
+    char dtls_error[GW_DTLS_ERROR_MAX]; /* why DTLS failed, "" when nothing was said */
 };
 
 struct sim {
@@ -131,6 +146,7 @@ struct sim {
     enum codec_format send_format;
     int epfd;               /* every device context's own epoll descriptor */
     bool muted;             /* --unresponsive or the mute action: requests are dropped */
+    bool silent;            /* the silent action: sim_free lets the sessions go without a word */
     char *register_payload; /* owned */
     struct device *devices;
     size_t device_count;
@@ -149,6 +165,15 @@ struct sim {
     /* Devices with an observation deadline, a binary min-heap on due_ms. */
     struct device **heap;
     size_t heap_n;
+
+    /* The server, for the sessions made when needed (DTLS: at the first request). */
+    coap_address_t server;
+    /* DTLS handshakes that finished and that failed, and the ciphers they negotiated. */
+    unsigned long handshakes;
+    unsigned long handshake_failures;
+    const char *cipher_names[GW_CIPHERS_MAX];
+    unsigned long cipher_counts[GW_CIPHERS_MAX];
+    size_t cipher_n;
 
     /* Reused for every answer, notification and Send. */
     struct data_records records;
@@ -343,7 +368,37 @@ bool composite_setup(struct device *dev);
 /* Whether a change of node `idx` concerns an Observe-Composite of `dev`. */
 bool composite_concerns(const struct device *dev, unsigned idx);
 
-/* ---- radio.c: when a device listens --------------------------------------------------- */
+/* ---- radio.c: the device's session, and when it listens ------------------------------- */
+
+/* Resolves the DTLS credentials of `dev` ({ep} replaced, its --psk-file line) and checks
+ * that its certificate files can be read. Returns false with a message on stderr. */
+bool radio_credentials(struct device *dev);
+
+/* Gives `dev` a new client session to the server: UDP for coap://, for coaps:// DTLS with its
+ * credentials, whose handshake starts at once (requests wait in libcoap until it is done).
+ * Returns false with the reason in `why`. */
+bool radio_connect(struct device *dev, const char **why);
+
+/* Releases the session of `dev`; anything still in flight on it is forgotten. An established
+ * DTLS session ends with a close_notify to the server, unless `quiet` (a device that loses
+ * power says nothing; the server keeps the session until it expires, and a later device
+ * that happens to get the same port cannot get through to it meanwhile). Never call it
+ * from inside a libcoap handler. */
+void radio_disconnect(struct device *dev, bool quiet);
+
+/* Whether the DTLS session of `dev` is gone (handshake failed, closed) or to be renewed
+ * after a timeout: the next request needs a new one. Always false for coap://. */
+bool radio_session_dead(const struct device *dev);
+
+/* Whether the DTLS handshake of `dev` is still going on. */
+bool radio_handshaking(const struct device *dev);
+
+/* The DTLS handshake of `dev` did not finish within --timeout: counts and reports the
+ * failure, with the reason in dev->dtls_error. */
+void radio_handshake_expired(struct device *dev);
+
+/* libcoap event handler of every device context: DTLS connected, failed, closed. */
+int radio_event(coap_session_t *session, const coap_event_t event);
 
 /* `dev` sent something (a request or a notification): with --awake it listens from now. */
 void radio_uplink(struct device *dev);
