@@ -32,7 +32,7 @@ for n in "${names[@]}"; do
   elif [ -f "tests/bench/bench_$n.sh" ]; then
     bash "tests/bench/bench_$n.sh" "$@" || status=1
   elif [ -f "tests/bench/bench_$n.py" ]; then
-    python3 "tests/bench/bench_$n.py" "$@" || status=1
+    /usr/bin/python3 "tests/bench/bench_$n.py" "$@" || status=1
   else
     echo "bench.sh: no benchmark named $n" >&2
     status=1

@@ -141,3 +141,36 @@ def test_no_key_reaches_the_log(gateway, pki):
     log = gw.log()
     for secret in (KEY_TEXT, KEY_HEX, "wrong-key"):
         assert secret not in log
+
+
+def test_devsim_over_psk_notifies_and_takes_requests(gateway, pki, devsim, mqtt, prefix, tmp_path):
+    """Observations and MQTT requests travel over the device's DTLS session."""
+    import json
+    import paho.mqtt.client as paho
+    dport = free_udp_port()
+    fleet = tmp_path / "fleet.psk"
+    fleet.write_text("".join(f"sec-{i} id-sec-{i} {(KEY_TEXT + str(i)).encode().hex()}\n"
+                             for i in range(3)))
+    conf = ("  security: {\n"
+            f'    psk_file = "{fleet}";\n'
+            "  };\n")
+    gw = gateway(lwm2m_conf=conf, coaps_port=dport,
+                 extra_conf='observe = ( { path = "/3303/0/5700"; pmin = 0; pmax = 1; } );\n')
+    mark = mqtt.mark()
+    p = devsim.start(f"coaps://127.0.0.1:{dport}", "register", "serve:8", "deregister",
+                     count=3, ep_prefix="sec-", rate=5, trace=True,
+                     extra=("--psk-file", str(fleet)))
+    for i in range(3):
+        mqtt.wait_for(f"{prefix}/sec-{i}/data/3303/0/5700", since=mark, timeout=15)
+    c = paho.Client(client_id="dtls-req")
+    c.connect(mqtt.client._host, mqtt.client._port)
+    c.loop_start()
+    c.publish(f"{prefix}/sec-1/request", json.dumps({"id": "r", "op": "read",
+                                                     "path": "/3/0/0"}), qos=1).wait_for_publish(5)
+    m = mqtt.wait_for(f"{prefix}/sec-1/response", since=mark, timeout=15)
+    assert m.json()["status"] == "ok", m.json()
+    c.loop_stop()
+    c.disconnect()
+    res = p.wait(30)
+    assert res.rc == 0, res
+    assert "fleet.psk identities=3" in gw.log() or "identities=3" in gw.log()
