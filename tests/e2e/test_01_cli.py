@@ -49,13 +49,32 @@ def test_bad_usage_exits_2_with_the_usage_on_stderr(gw_binary, argv):
     assert p.stdout == ""
 
 
-def test_check_config_accepts_the_shipped_example(gw_binary, source_dir):
-    conf = os.path.join(source_dir, "conf", "gateway.conf")
+@pytest.mark.parametrize("name", ["gateway.conf", "minimal.conf"])
+def test_check_config_accepts_the_shipped_example(gw_binary, source_dir, name):
+    conf = os.path.join(source_dir, "conf", name)
     assert os.path.exists(conf), f"{conf} is missing from the source tree"
     p = run_gateway(gw_binary, "-c", conf, "--check-config")
     assert p.returncode == 0, p
     assert p.stdout == f"{conf}: ok\n", p
     assert p.stderr == "", p
+
+
+def test_check_config_accepts_the_tls_example_with_its_files_in_place(gw_binary, source_dir,
+                                                                       tmp_path):
+    """conf/tls.conf names key and certificate files under /etc/lwm2m-mqtt-gateway/: with
+    files at those names (here under a temporary directory) it checks clean, and without
+    them every missing file is reported with its line."""
+    text = open(os.path.join(source_dir, "conf", "tls.conf")).read()
+    conf = tmp_path / "tls.conf"
+    conf.write_text(text.replace("/etc/lwm2m-mqtt-gateway/", f"{tmp_path}/"))
+    p = run_gateway(gw_binary, "-c", str(conf), "--check-config")
+    assert p.returncode == 1 and "cannot read" in p.stderr, p
+    for name in ("fleet.psk", "devices-ca.pem", "gateway.pem", "gateway.key", "broker-ca.pem",
+                 "client.pem", "client.key"):
+        (tmp_path / name).write_text("placeholder\n")
+    p = run_gateway(gw_binary, "-c", str(conf), "--check-config")
+    assert p.returncode == 0, p
+    assert p.stdout == f"{conf}: ok\n", p
 
 
 def test_check_config_reports_a_syntax_error_with_file_and_line(gw_binary, tmp_path):
