@@ -90,6 +90,12 @@ struct bridge {
     bool connected;
     bool announced; /* "online" said on this connection */
     unsigned long dropped;
+    int64_t stats_interval_ms; /* 0: no stats topic */
+    int64_t stats_at;          /* monotonic ms of the next summary */
+    unsigned long n_values;    /* values publications */
+    unsigned long n_requests;  /* requests accepted */
+    unsigned long n_invalid;   /* requests refused as invalid */
+    unsigned long n_answers;   /* final answers published */
 
     int efd;
     pthread_mutex_t lock;

@@ -90,6 +90,7 @@ static void finish_with(struct bridge *b, struct held *r, const struct response 
     }
     free(json);
     store_commit(b->store);
+    b->n_answers++;
     publish_final(b, r);
 }
 
@@ -226,6 +227,7 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
     }
     if (rc < 0) {
         const char *why = rc == -GW_ERR_INVALID ? err : gw_strerror(rc);
+        b->n_invalid++;
         log_warn("request-invalid%s%s topic=%s reason=\"%s\"", req.ep[0] ? " ep=" : "", req.ep,
                  m->topic, why);
         struct response res = {
@@ -258,6 +260,7 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
     }
     /* Committed before anything about it is published ("held", its answer). */
     store_commit(b->store);
+    b->n_requests++;
     log_debug("request-accepted ep=%s seq=%lld op=%s ttl=%lld", req.ep, (long long)r->seq,
               mappings_op_name(req.dev.op), (long long)ttl);
     downlink_dispatch(b, req.ep);

@@ -198,6 +198,8 @@ struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_co
     b->qos = cfg->qos;
     b->hold_ttl = store->hold_ttl;
     b->session_expiry = cfg->session_expiry;
+    b->stats_interval_ms = (int64_t)cfg->stats_interval * 1000;
+    b->stats_at = b->stats_interval_ms ? gw_now_mono_ms() + b->stats_interval_ms : -1;
     b->keepalive = cfg->keepalive;
     b->reconnect_min_ms = (cfg->reconnect_min > 0 ? cfg->reconnect_min : 1) * 1000;
     b->reconnect_max_ms = (cfg->reconnect_max > 0 ? cfg->reconnect_max : 60) * 1000;
@@ -368,6 +370,8 @@ void bridge_resubscribe(struct bridge *b)
         subscribe(b);
 }
 
+static void publish_stats(struct bridge *b);
+
 void bridge_process(struct bridge *b)
 {
     uint64_t count;
@@ -416,6 +420,29 @@ void bridge_process(struct bridge *b)
         start_connect(b);
     downlink_run_dispatches(b);
     downlink_expire(b);
+    int64_t now = gw_now_mono_ms();
+    if (b->stats_at >= 0 && now >= b->stats_at) {
+        b->stats_at = now + b->stats_interval_ms;
+        publish_stats(b);
+    }
+}
+
+/* The summary on {prefix}/gateway/stats (not retained): the same figures the start-up line
+ * and the metrics give. */
+static void publish_stats(struct bridge *b)
+{
+    char topic[512], json[512];
+    snprintf(topic, sizeof(topic), "%s/gateway/stats", b->prefix);
+    int n = snprintf(json, sizeof(json),
+                     "{\"ts\":%lld,\"registered\":%zu,\"observations\":%zu,\"held\":%zu,"
+                     "\"mqtt_connected\":%s,\"values_published\":%lu,\"requests\":%lu,"
+                     "\"invalid\":%lu,\"answers\":%lu,\"dropped\":%lu}",
+                     (long long)gw_now_wall_ms(), b->server ? server_count(b->server) : 0,
+                     b->server ? server_observation_count(b->server) : 0, hold_count(b->hold),
+                     b->connected ? "true" : "false", b->n_values, b->n_requests, b->n_invalid,
+                     b->n_answers, b->dropped);
+    if (n > 0 && (size_t)n < sizeof(json))
+        bridge_publish(b, topic, json, (size_t)n, -1, false);
 }
 
 void bridge_drain(struct bridge *b)
@@ -435,6 +462,8 @@ int64_t bridge_next_deadline(const struct bridge *b)
     int64_t d = b->reconnect_at, h = hold_next_deadline(b->hold);
     if (h >= 0 && (d < 0 || h < d))
         d = h;
+    if (b->stats_at >= 0 && (d < 0 || b->stats_at < d))
+        d = b->stats_at;
     if (b->to_dispatch)
         d = gw_now_mono_ms();
     return d;

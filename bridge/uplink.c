@@ -93,7 +93,8 @@ static void cb_values(void *ctx, const struct registration *reg, const struct da
     /* What was rendered before a failure still goes out. */
     for (size_t i = 0; i < b->pubs.n; i++) {
         const struct publication *p = &b->pubs.v[i];
-        bridge_publish(b, p->topic, p->payload, p->len, p->qos, p->retain);
+        if (bridge_publish(b, p->topic, p->payload, p->len, p->qos, p->retain) == GW_OK)
+            b->n_values++;
     }
 }
 

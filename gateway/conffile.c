@@ -230,9 +230,9 @@ static void load_lwm2m(struct settings *ctx, const config_setting_t *g, struct s
 static void load_mqtt(struct settings *ctx, const config_setting_t *g, struct bridge_config *m)
 {
     static const char *const keys[] = {
-        "uri",     "client_id", "topic_prefix",  "qos",           "username",     "password",
-        "version", "keepalive", "reconnect_min", "reconnect_max", "max_buffered", "session_expiry",
-        "tls",     NULL};
+        "uri",          "client_id",      "topic_prefix",   "qos",           "username",
+        "password",     "version",        "keepalive",      "reconnect_min", "reconnect_max",
+        "max_buffered", "session_expiry", "stats_interval", "tls",           NULL};
     static const char *const tls_keys[] = {"ca_file", "cert_file", "key_file", "verify_hostname",
                                            NULL};
     long long qos = 1, ka = 60, rmin = 1, rmax = 60, buf = 10000;
@@ -249,8 +249,8 @@ static void load_mqtt(struct settings *ctx, const config_setting_t *g, struct br
      * (conffile_apply_env), so that the environment can turn a file's broker into TLS. */
     const char *env_uri = getenv("LWM2M_GW_MQTT_URI");
     bool env_wins = env_uri && *env_uri;
-    if ((tg = settings_typed(ctx, g, "mqtt", "tls", GW_KIND_GROUP)) && !tls && !why &&
-        !env_wins && (v || !settings_member(g, "uri")))
+    if ((tg = settings_typed(ctx, g, "mqtt", "tls", GW_KIND_GROUP)) && !tls && !why && !env_wins &&
+        (v || !settings_member(g, "uri")))
         settings_report(ctx, tg, "mqtt.tls is set but uri is not ssl:// (nor mqtts://, wss://)");
 
     v = settings_get_str(ctx, g, "mqtt", "client_id", GW_STR_OPTIONAL);
@@ -288,6 +288,9 @@ static void load_mqtt(struct settings *ctx, const config_setting_t *g, struct br
     long long session = 86400;
     settings_get_int(ctx, g, "mqtt", "session_expiry", 0, INT_MAX, &session);
     m->session_expiry = (int)session;
+    long long stats = 60;
+    settings_get_int(ctx, g, "mqtt", "stats_interval", 0, 86400, &stats);
+    m->stats_interval = (int)stats;
     m->qos = (int)qos;
     m->keepalive = (int)ka;
     m->reconnect_min = (int)rmin;

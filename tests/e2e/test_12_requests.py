@@ -547,3 +547,20 @@ def test_a_requested_observation_comes_back_after_a_new_register(gateway, devsim
     m2 = mqtt.mark()
     assert wait_until(lambda: len(mqtt.on(topic, m2)) >= 2, WAIT)
     assert m1 <= m2
+
+
+def test_the_gateway_summarises_itself_on_the_stats_topic(gateway, devsim, mqtt, prefix, req):
+    gw = gateway(mqtt_conf="  stats_interval = 1;\n")
+    mark = mqtt.mark()
+    serve(devsim, gw, "st-1", seconds=10)
+    registered(mqtt, prefix, "st-1", mark)
+    r = req("st-1")
+    r.send({"id": "s", "op": "read", "path": "/3/0/0"})
+    r.send({"id": "bad", "op": "dance"})
+    assert r.final("s", mark)["status"] == "ok"
+    m = mqtt.wait_for(f"{prefix}/gateway/stats",
+                      lambda m: m.json()["registered"] == 1 and m.json()["answers"] >= 1,
+                      since=mark, timeout=WAIT)
+    doc = m.json()
+    assert doc["mqtt_connected"] is True and doc["requests"] == 1 and doc["invalid"] == 1, doc
+    assert not m.retain

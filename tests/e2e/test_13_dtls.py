@@ -58,7 +58,7 @@ def start(gateway, pki, allow_nosec=True):
     return gw, dport
 
 
-def register(port, ep, *cred, scheme="coaps", timeout=4):
+def register(port, ep, *cred, scheme="coaps", timeout=8):
     """Registers with coap-client-openssl; returns its last output line (the answer)."""
     p = subprocess.run([COAP_CLIENT, "-m", "post", "-B", str(timeout), "-t", "40", "-e",
                         "</3/0>", *cred, f"{scheme}://127.0.0.1:{port}/rd?ep={ep}&lt=60"],
