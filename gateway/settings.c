@@ -447,14 +447,6 @@ void settings_get_file(struct settings *ctx, const config_setting_t *g, const ch
 
 /* ---- hex: and base64: keys ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int b64val(char c)
 {
     static const char alphabet[] =
@@ -477,15 +469,13 @@ void settings_get_key(struct settings *ctx, const config_setting_t *g, const cha
     if (strncmp(v, "hex:", 4) == 0) {
         v += 4;
         len -= 4;
-        if (len == 0 || len % 2)
+        int got = gw_hex_decode(v, len, buf, len);
+        if (got >= 0)
+            n = (size_t)got;
+        else if (len == 0 || len % 2)
             why = "hex: needs an even, non-zero number of hex digits";
-        for (size_t i = 0; !why && i < len; i += 2) {
-            int hi = hexval(v[i]), lo = hexval(v[i + 1]);
-            if (hi < 0 || lo < 0)
-                why = "hex: has a character that is not a hex digit";
-            else
-                buf[n++] = (uint8_t)(hi << 4 | lo);
-        }
+        else
+            why = "hex: has a character that is not a hex digit";
     } else if (strncmp(v, "base64:", 7) == 0) {
         unsigned acc = 0, bits = 0, pad = 0;
         for (v += 7; !why && *v; v++) {

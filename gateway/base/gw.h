@@ -72,6 +72,11 @@ size_t gw_utf8_next(const uint8_t *p, size_t n, uint32_t *cp);
 /* True when all `n` bytes at `p` are well-formed UTF-8 (gw_utf8_next); true for n == 0. */
 bool gw_utf8_valid(const uint8_t *p, size_t n);
 
+/* Decodes `len` hex digits (upper or lower case) into `out` (capacity `cap`). Returns the
+ * number of bytes, -GW_ERR_INVALID for an odd or empty count or a non-hex character, or
+ * -GW_ERR_FULL when the bytes do not fit. Keys read from files and configuration use it. */
+int gw_hex_decode(const char *text, size_t len, uint8_t *out, size_t cap);
+
 #define GW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define GW_STRINGIFY_(x) #x
 #define GW_STRINGIFY(x) GW_STRINGIFY_(x)

@@ -7,7 +7,6 @@
  * need, at security level 0 for the 64-bit CCM_8 tags. */
 #include "dtls.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +76,6 @@ static int add_psk(struct dtls *d, const char *identity, const char *endpoint, c
     return GW_OK;
 }
 
-static int hex_value(int c)
-{
-    return isdigit(c) ? c - '0' : isxdigit(c) ? tolower(c) - 'a' + 10 : -1;
-}
-
 /* Reads the fleet key file: lines "endpoint identity hex-key", '#' comments, blank lines. */
 static int load_psk_file(struct dtls *d, const char *path)
 {
@@ -104,14 +98,8 @@ static int load_psk_file(struct dtls *d, const char *path)
             rc = -GW_ERR_INVALID;
             break;
         }
-        size_t hl = strlen(hex), kl = hl / 2;
-        bool ok = hl % 2 == 0 && kl > 0 && kl <= sizeof(key);
-        for (size_t i = 0; ok && i < kl; i++) {
-            int hi = hex_value((unsigned char)hex[2 * i]),
-                lo = hex_value((unsigned char)hex[2 * i + 1]);
-            ok = hi >= 0 && lo >= 0;
-            key[i] = (uint8_t)(hi << 4 | lo);
-        }
+        int kl = gw_hex_decode(hex, strlen(hex), key, sizeof(key));
+        bool ok = kl > 0;
         if (!ok) {
             /* The key itself is never repeated in a message. */
             log_error("startup-failed reason=\"%s:%d: the key of '%s' is not an even number of "
@@ -120,7 +108,7 @@ static int load_psk_file(struct dtls *d, const char *path)
             rc = -GW_ERR_INVALID;
             break;
         }
-        rc = add_psk(d, id, ep, key, kl);
+        rc = add_psk(d, id, ep, key, (size_t)kl);
         if (rc == -GW_ERR_EXISTS)
             log_error("startup-failed reason=\"%s:%d: identity '%s' is listed twice\"", path, n,
                       id);

@@ -5,10 +5,11 @@
 
 #include "sim.h"
 
+#include "gw.h"
+
 #include <coap3/coap.h>
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -330,16 +331,10 @@ static int usage_error(const char *problem, const char *value);
  * of GW_PSK_KEY_MAX bytes. */
 static bool parse_hex_key(const char *text, uint8_t *out, size_t *len)
 {
-    size_t n = strlen(text);
-    if (n == 0 || n % 2 != 0 || n / 2 > GW_PSK_KEY_MAX)
+    int n = gw_hex_decode(text, strlen(text), out, GW_PSK_KEY_MAX);
+    if (n <= 0)
         return false;
-    for (size_t i = 0; i < n; i += 2) {
-        char byte[3] = {text[i], text[i + 1], '\0'};
-        if (!isxdigit((unsigned char)byte[0]) || !isxdigit((unsigned char)byte[1]))
-            return false;
-        out[i / 2] = (uint8_t)strtoul(byte, NULL, 16);
-    }
-    *len = n / 2;
+    *len = (size_t)n;
     return true;
 }
 
