@@ -78,11 +78,11 @@ int64_t bridge_next_deadline(const struct bridge *b);
 /* True while connected to the broker. */
 bool bridge_connected(const struct bridge *b);
 
-/* Queues one publication (Paho copies it). qos -1 means the configured one. Returns GW_OK,
- * -GW_ERR_FULL when Paho's buffer for a disconnected client is full (the message is dropped
- * and counted), or -GW_ERR_IO. */
-int bridge_publish(struct bridge *b, const char *topic, const void *payload, size_t len, int qos,
-                   bool retain);
+/* Every metric of the gateway (the LwM2M side's and the bridge's counters, registered devices,
+ * observations, held requests, the MQTT connection) in the Prometheus text exposition format
+ * (version 0.0.4); the same figures {prefix}/gateway/stats summarises. Returns a malloc'd,
+ * NUL-terminated text, or NULL when out of memory. */
+char *bridge_metrics_text(const struct bridge *b);
 
 /* The LwM2M callbacks (lifecycle and values published, requests answered, registrations
  * persisted); pass them with `b` to server_new(). */

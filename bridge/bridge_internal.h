@@ -59,6 +59,25 @@ struct pending_dispatch {
     UT_hash_handle hh;
 };
 
+/* What the bridge counts since it started, for bridge_metrics(). */
+enum bridge_counter {
+    /* publications handed to Paho, by kind */
+    BR_PUB_STATUS, /* the gateway's and the devices' */
+    BR_PUB_REGISTRATION,
+    BR_PUB_EVENT,
+    BR_PUB_DATA,   /* values, through the mapping rules */
+    BR_PUB_ANSWER, /* answers to requests, "held" included */
+    BR_PUB_STATS,
+    BR_DROPPED, /* publications Paho refused (its buffer full while disconnected) */
+    /* MQTT messages received on the request topics */
+    BR_REQ_ACCEPTED,
+    BR_REQ_INVALID,
+    BR_REQ_IGNORED, /* not a request topic */
+    /* answers made, by enum response_status */
+    BR_ANSWER_FIRST,
+    BR_COUNTERS = BR_ANSWER_FIRST + GW_STATUS_HELD + 1
+};
+
 struct bridge {
     struct pending_dispatch *to_dispatch; /* by ep */
     MQTTAsync client;
@@ -88,14 +107,11 @@ struct bridge {
     int64_t reconnect_at; /* monotonic ms, -1: no attempt scheduled */
     bool connecting;
     bool connected;
-    bool announced; /* "online" said on this connection */
-    unsigned long dropped;
+    bool announced;            /* "online" said on this connection */
     int64_t stats_interval_ms; /* 0: no stats topic */
     int64_t stats_at;          /* monotonic ms of the next summary */
-    unsigned long n_values;    /* values publications */
-    unsigned long n_requests;  /* requests accepted */
-    unsigned long n_invalid;   /* requests refused as invalid */
-    unsigned long n_answers;   /* final answers published */
+    int64_t started_at;        /* monotonic ms of bridge_new() */
+    uint64_t ctr[BR_COUNTERS];
 
     int efd;
     pthread_mutex_t lock;
@@ -135,6 +151,12 @@ void downlink_on_result(void *ctx, const struct registration *reg, uint64_t hand
 size_t downlink_observations(struct bridge *b, const char *ep, struct observe_spec *out, size_t n,
                              size_t cap);
 
+/* Queues one publication (Paho copies it), counted under `kind`. qos -1 means the configured
+ * one. Returns GW_OK, -GW_ERR_FULL when Paho's buffer for a disconnected client is full (the
+ * message is dropped, counted and logged), or -GW_ERR_IO. */
+int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic,
+                   const void *payload, size_t len, int qos, bool retain);
+
 /* Publishes an answer with MQTT 5 Correlation Data when there is some (mqtt.c). With `token`,
  * Paho's token is written there and the broker's acknowledgement (or a failure) comes back as
  * INBOX_DELIVERED (INBOX_UNDELIVERED); a publication that cannot even be queued leaves 0. */
@@ -142,6 +164,9 @@ int bridge_publish_answer(struct bridge *b, const char *topic, const char *paylo
                           const uint8_t *correlation, size_t correlation_len, int *token);
 
 void inbox_message_clear(struct inbox_message *m);
+
+/* Publishes the summary on {prefix}/gateway/stats (metrics.c). */
+void bridge_publish_stats(struct bridge *b);
 
 /* Recomputes the request topic filters from the rules and subscribes (mqtt.c). */
 void bridge_resubscribe(struct bridge *b);

@@ -43,6 +43,7 @@ static void answer_once(struct bridge *b, const char *ep, const char *response_t
                         const struct response *res)
 {
     char buf[512];
+    b->ctr[BR_ANSWER_FIRST + res->status]++;
     const char *topic = answer_topic(b, ep, response_topic, buf, sizeof(buf));
     char *json = topic ? mappings_response_json(b->model, res) : NULL;
     if (!json) {
@@ -71,6 +72,7 @@ static void publish_final(struct bridge *b, struct held *r)
 static void finish_with(struct bridge *b, struct held *r, const struct response *res)
 {
     char buf[512];
+    b->ctr[BR_ANSWER_FIRST + res->status]++;
     const char *ep = r->q ? r->q->ep : "";
     const char *topic = answer_topic(b, ep, r->response_topic, buf, sizeof(buf));
     char *json = topic ? mappings_response_json(b->model, res) : NULL;
@@ -90,7 +92,6 @@ static void finish_with(struct bridge *b, struct held *r, const struct response 
     }
     free(json);
     store_commit(b->store);
-    b->n_answers++;
     publish_final(b, r);
 }
 
@@ -222,12 +223,13 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
     int rc = mappings_request_parse(b->rules, b->model, m->topic, m->payload, m->len, &req, err,
                                     sizeof(err));
     if (rc == -GW_ERR_NOTFOUND) {
+        b->ctr[BR_REQ_IGNORED]++;
         log_warn("request-ignored topic=%s reason=\"not a request topic\"", m->topic);
         goto out;
     }
     if (rc < 0) {
         const char *why = rc == -GW_ERR_INVALID ? err : gw_strerror(rc);
-        b->n_invalid++;
+        b->ctr[BR_REQ_INVALID]++;
         log_warn("request-invalid%s%s topic=%s reason=\"%s\"", req.ep[0] ? " ep=" : "", req.ep,
                  m->topic, why);
         struct response res = {
@@ -260,7 +262,7 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
     }
     /* Committed before anything about it is published ("held", its answer). */
     store_commit(b->store);
-    b->n_requests++;
+    b->ctr[BR_REQ_ACCEPTED]++;
     log_debug("request-accepted ep=%s seq=%lld op=%s ttl=%lld", req.ep, (long long)r->seq,
               mappings_op_name(req.dev.op), (long long)ttl);
     downlink_dispatch(b, req.ep);

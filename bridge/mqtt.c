@@ -199,7 +199,8 @@ struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_co
     b->hold_ttl = store->hold_ttl;
     b->session_expiry = cfg->session_expiry;
     b->stats_interval_ms = (int64_t)cfg->stats_interval * 1000;
-    b->stats_at = b->stats_interval_ms ? gw_now_mono_ms() + b->stats_interval_ms : -1;
+    b->started_at = gw_now_mono_ms();
+    b->stats_at = b->stats_interval_ms ? b->started_at + b->stats_interval_ms : -1;
     b->keepalive = cfg->keepalive;
     b->reconnect_min_ms = (cfg->reconnect_min > 0 ? cfg->reconnect_min : 1) * 1000;
     b->reconnect_max_ms = (cfg->reconnect_max > 0 ? cfg->reconnect_max : 60) * 1000;
@@ -332,7 +333,7 @@ static void on_subscribed_event(struct bridge *b, int code, const char *text)
     if (!b->connected || b->announced)
         return;
     b->announced = true;
-    bridge_publish(b, b->status_topic, "online", 6, 1, true);
+    bridge_publish(b, BR_PUB_STATUS, b->status_topic, "online", 6, 1, true);
     downlink_republish(b);
 }
 
@@ -369,8 +370,6 @@ void bridge_resubscribe(struct bridge *b)
     if (b->connected)
         subscribe(b);
 }
-
-static void publish_stats(struct bridge *b);
 
 void bridge_process(struct bridge *b)
 {
@@ -423,26 +422,8 @@ void bridge_process(struct bridge *b)
     int64_t now = gw_now_mono_ms();
     if (b->stats_at >= 0 && now >= b->stats_at) {
         b->stats_at = now + b->stats_interval_ms;
-        publish_stats(b);
+        bridge_publish_stats(b);
     }
-}
-
-/* The summary on {prefix}/gateway/stats (not retained): the same figures the start-up line
- * and the metrics give. */
-static void publish_stats(struct bridge *b)
-{
-    char topic[512], json[512];
-    snprintf(topic, sizeof(topic), "%s/gateway/stats", b->prefix);
-    int n = snprintf(json, sizeof(json),
-                     "{\"ts\":%lld,\"registered\":%zu,\"observations\":%zu,\"held\":%zu,"
-                     "\"mqtt_connected\":%s,\"values_published\":%lu,\"requests\":%lu,"
-                     "\"invalid\":%lu,\"answers\":%lu,\"dropped\":%lu}",
-                     (long long)gw_now_wall_ms(), b->server ? server_count(b->server) : 0,
-                     b->server ? server_observation_count(b->server) : 0, hold_count(b->hold),
-                     b->connected ? "true" : "false", b->n_values, b->n_requests, b->n_invalid,
-                     b->n_answers, b->dropped);
-    if (n > 0 && (size_t)n < sizeof(json))
-        bridge_publish(b, topic, json, (size_t)n, -1, false);
 }
 
 void bridge_drain(struct bridge *b)
@@ -523,11 +504,13 @@ int bridge_publish_answer(struct bridge *b, const char *topic, const char *paylo
     if (rc == MQTTASYNC_SUCCESS) {
         if (token)
             *token = ro.token;
+        b->ctr[BR_PUB_ANSWER]++;
         return GW_OK;
     }
-    b->dropped++;
-    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%lu%s", topic, rc,
-             MQTTAsync_strerror(rc), b->dropped, token ? " kept=yes" : "");
+    b->ctr[BR_DROPPED]++;
+    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%llu%s", topic, rc,
+             MQTTAsync_strerror(rc), (unsigned long long)b->ctr[BR_DROPPED],
+             token ? " kept=yes" : "");
     return -GW_ERR_IO;
 }
 
@@ -541,8 +524,8 @@ bool bridge_connected(const struct bridge *b)
     return b->connected;
 }
 
-int bridge_publish(struct bridge *b, const char *topic, const void *payload, size_t len, int qos,
-                   bool retain)
+int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic,
+                   const void *payload, size_t len, int qos, bool retain)
 {
     MQTTAsync_message m = MQTTAsync_message_initializer;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -551,11 +534,13 @@ int bridge_publish(struct bridge *b, const char *topic, const void *payload, siz
     m.qos = qos < 0 ? b->qos : qos;
     m.retained = retain ? 1 : 0;
     int rc = MQTTAsync_sendMessage(b->client, topic, &m, &ro);
-    if (rc == MQTTASYNC_SUCCESS)
+    if (rc == MQTTASYNC_SUCCESS) {
+        b->ctr[kind]++;
         return GW_OK;
-    b->dropped++;
-    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%lu", topic, rc,
-             MQTTAsync_strerror(rc), b->dropped);
+    }
+    b->ctr[BR_DROPPED]++;
+    log_warn("mqtt-publish-dropped topic=%s code=%d reason=\"%s\" dropped_total=%llu", topic, rc,
+             MQTTAsync_strerror(rc), (unsigned long long)b->ctr[BR_DROPPED]);
     return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ? -GW_ERR_FULL : -GW_ERR_IO;
 }
 

@@ -8,25 +8,25 @@
 #include "bridge_internal.h"
 #include "gw.h"
 
-static void publish_device(struct bridge *b, const char *ep, const char *leaf, const char *text,
-                           bool retain)
+static void publish_device(struct bridge *b, enum bridge_counter kind, const char *ep,
+                           const char *leaf, const char *text, bool retain)
 {
     char topic[512];
     if (mappings_device_topic(b->prefix, ep, leaf, topic, sizeof(topic)) < 0) {
         log_warn("mqtt-topic-too-long ep=%s leaf=%s", ep, leaf);
         return;
     }
-    bridge_publish(b, topic, text ? text : "", text ? strlen(text) : 0, -1, retain);
+    bridge_publish(b, kind, topic, text ? text : "", text ? strlen(text) : 0, -1, retain);
 }
 
-static void publish_json(struct bridge *b, const char *ep, const char *leaf, char *json,
-                         bool retain)
+static void publish_json(struct bridge *b, enum bridge_counter kind, const char *ep,
+                         const char *leaf, char *json, bool retain)
 {
     if (!json) {
         log_error("mqtt-publish-dropped ep=%s leaf=%s reason=\"out of memory\"", ep, leaf);
         return;
     }
-    publish_device(b, ep, leaf, json, retain);
+    publish_device(b, kind, ep, leaf, json, retain);
     free(json);
 }
 
@@ -41,18 +41,20 @@ static void cb_registered(void *ctx, const struct registration *reg)
 {
     struct bridge *b = ctx;
     persist(b, reg);
-    publish_device(b, reg->ep, "status", "online", true);
-    publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
-    publish_json(b, reg->ep, "event", mappings_event_json("registered", reg, 0, gw_now_wall_ms()),
-                 false);
+    publish_device(b, BR_PUB_STATUS, reg->ep, "status", "online", true);
+    publish_json(b, BR_PUB_REGISTRATION, reg->ep, "registration", mappings_registration_json(reg),
+                 true);
+    publish_json(b, BR_PUB_EVENT, reg->ep, "event",
+                 mappings_event_json("registered", reg, 0, gw_now_wall_ms()), false);
 }
 
 static void cb_updated(void *ctx, const struct registration *reg, unsigned changed)
 {
     struct bridge *b = ctx;
     persist(b, reg);
-    publish_json(b, reg->ep, "registration", mappings_registration_json(reg), true);
-    publish_json(b, reg->ep, "event",
+    publish_json(b, BR_PUB_REGISTRATION, reg->ep, "registration", mappings_registration_json(reg),
+                 true);
+    publish_json(b, BR_PUB_EVENT, reg->ep, "event",
                  mappings_event_json("updated", reg, changed, gw_now_wall_ms()), false);
 }
 
@@ -63,9 +65,11 @@ static void cb_gone(void *ctx, const struct registration *reg, enum reg_gone why
         return; /* the new registration's messages follow at once and say it all */
     store_registration_delete(b->store, reg->ep);
     const char *event = why == GW_GONE_EXPIRED ? "expired" : "deregistered";
-    publish_device(b, reg->ep, "status", "offline", true);
-    publish_device(b, reg->ep, "registration", NULL, true); /* empty retained: cleared */
-    publish_json(b, reg->ep, "event", mappings_event_json(event, reg, 0, gw_now_wall_ms()), false);
+    publish_device(b, BR_PUB_STATUS, reg->ep, "status", "offline", true);
+    publish_device(b, BR_PUB_REGISTRATION, reg->ep, "registration", NULL,
+                   true); /* empty retained: cleared */
+    publish_json(b, BR_PUB_EVENT, reg->ep, "event",
+                 mappings_event_json(event, reg, 0, gw_now_wall_ms()), false);
 }
 
 /* ---- values: observations and notifications ---- */
@@ -93,8 +97,7 @@ static void cb_values(void *ctx, const struct registration *reg, const struct da
     /* What was rendered before a failure still goes out. */
     for (size_t i = 0; i < b->pubs.n; i++) {
         const struct publication *p = &b->pubs.v[i];
-        if (bridge_publish(b, p->topic, p->payload, p->len, p->qos, p->retain) == GW_OK)
-            b->n_values++;
+        bridge_publish(b, BR_PUB_DATA, p->topic, p->payload, p->len, p->qos, p->retain);
     }
 }
 

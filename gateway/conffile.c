@@ -186,7 +186,7 @@ static void load_lwm2m(struct settings *ctx, const config_setting_t *g, struct s
     for (unsigned i = 0; c->listen && i < n; i++) {
         if (l && !(e = settings_element(ctx, l, "lwm2m.listen", i, GW_KIND_STRING)))
             continue;
-        rc = listen_parse(e ? config_setting_get_string(e) : "coap://0.0.0.0:5683",
+        rc = listen_parse(e ? config_setting_get_string(e) : "coap://0.0.0.0:5683", LISTEN_COAP,
                           &c->listen[c->n_listen], err, sizeof(err));
         ctx->nomem |= rc == -GW_ERR_NOMEM;
         if (rc == -GW_ERR_INVALID)
@@ -320,6 +320,22 @@ static void load_store(struct settings *ctx, const config_setting_t *g, struct s
     settings_get_int(ctx, g, "store", "hold_max", 1, UINT32_MAX, &max);
     st->hold_ttl = (uint32_t)ttl;
     st->hold_max = (uint32_t)max;
+}
+
+/* http { listen = "http://127.0.0.1:9464"; }: Prometheus metrics and health checks. No group:
+ * no listener. */
+static void load_http(struct settings *ctx, const config_setting_t *g, struct listen_uri *out)
+{
+    static const char *const keys[] = {"listen", NULL};
+    char err[CONFFILE_ERR_MAX];
+    settings_check_keys(ctx, g, "http", keys);
+    const char *v = settings_get_str(ctx, g, "http", "listen", GW_STR_OPTIONAL);
+    if (!v)
+        return;
+    int rc = listen_parse(v, LISTEN_HTTP, out, err, sizeof(err));
+    ctx->nomem |= rc == -GW_ERR_NOMEM;
+    if (rc == -GW_ERR_INVALID)
+        settings_report(ctx, settings_member(g, "listen"), "http.listen: %s", err);
 }
 
 static void load_objects(struct settings *ctx, const config_setting_t *g, struct gw_config *cfg)
@@ -519,8 +535,8 @@ static int check_rules_compile(const struct gw_config *cfg, struct conffile_prob
 
 int conffile_load(const char *path, struct gw_config *out, struct conffile_problems *problems)
 {
-    static const char *const keys[] = {"lwm2m",   "mqtt",     "store",    "objects",
-                                       "observe", "mappings", "commands", NULL};
+    static const char *const keys[] = {"lwm2m",    "mqtt",     "store", "objects", "observe",
+                                       "mappings", "commands", "http",  NULL};
     const config_setting_t *root;
     struct settings ctx;
     int rc;
@@ -535,6 +551,7 @@ int conffile_load(const char *path, struct gw_config *out, struct conffile_probl
     load_mqtt(&ctx, settings_typed(&ctx, root, "", "mqtt", GW_KIND_GROUP), &out->mqtt);
     load_store(&ctx, settings_typed(&ctx, root, "", "store", GW_KIND_GROUP), &out->store);
     load_objects(&ctx, settings_typed(&ctx, root, "", "objects", GW_KIND_GROUP), out);
+    load_http(&ctx, settings_typed(&ctx, root, "", "http", GW_KIND_GROUP), &out->http);
     load_observe(&ctx, root, &out->rules);
     load_mappings(&ctx, root, &out->rules);
     load_commands(&ctx, root, &out->rules);
@@ -592,6 +609,21 @@ int conffile_apply_env(struct gw_config *cfg, struct conffile_problems *problems
     const char *store = getenv("LWM2M_GW_STORE_PATH");
     if (store && *store && (rc = replace(&cfg->store.path, store, false)) != GW_OK)
         return rc;
+    /* The same for the metrics listener: a container publishes it on its own port. */
+    const char *http = getenv("LWM2M_GW_HTTP_LISTEN");
+    if (http && *http) {
+        struct listen_uri l;
+        char err[CONFFILE_ERR_MAX];
+        rc = listen_parse(http, LISTEN_HTTP, &l, err, sizeof(err));
+        if (rc == -GW_ERR_INVALID) {
+            rc = settings_problems_add(problems, "LWM2M_GW_HTTP_LISTEN: %s", err);
+            return rc ? rc : -GW_ERR_INVALID;
+        }
+        if (rc != GW_OK)
+            return rc;
+        listen_clear(&cfg->http);
+        cfg->http = l;
+    }
     return GW_OK;
 }
 
@@ -601,6 +633,7 @@ void conffile_clear(struct gw_config *cfg)
 
     for (size_t i = 0; i < cfg->lwm2m.n_listen; i++)
         listen_clear(&cfg->lwm2m.listen[i]);
+    listen_clear(&cfg->http);
     free(cfg->lwm2m.listen);
     for (size_t i = 0; i < s->n_psk; i++) {
         free(s->psk[i].endpoint);

@@ -20,6 +20,7 @@ struct gw_config {
     char **object_dirs;
     size_t n_object_dirs;
     struct mappings_config rules;
+    struct listen_uri http; /* metrics and health; http.uri NULL: no HTTP listener */
 };
 
 /* Every problem found, in file order: "FILE:LINE: message" lines. */

@@ -1,7 +1,8 @@
 /* main.c - the daemon: command line, configuration, wiring, and the event loop.
  * One thread owns all gateway state and waits in one epoll on libcoap's descriptor, the
  * bridge's eventfd (Paho's inbox), a timerfd armed for the earliest deadline of any module,
- * and a signalfd. Nothing runs at a fixed rate: an idle gateway sleeps in epoll_wait. */
+ * a signalfd, and the HTTP listener's descriptor when there is one. Nothing runs at a fixed rate:
+ * an idle gateway sleeps in epoll_wait. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "bridge.h"
 #include "conffile.h"
 #include "gw.h"
+#include "http.h"
 #include "lwm2m.h"
 
 #define DEFAULT_CONFIG "/etc/lwm2m-mqtt-gateway/gateway.conf"
@@ -52,6 +54,7 @@ struct daemon {
     struct model *model;
     struct server *lwm2m;
     struct bridge *bridge;
+    struct http *http; /* NULL: no http.listen */
     int epfd;
     int sigfd;
     int timerfd;
@@ -126,7 +129,11 @@ static int run(struct daemon *d)
 {
     struct epoll_event events[8];
     for (;;) {
-        arm_timer(d, earliest(server_next_deadline(d->lwm2m), bridge_next_deadline(d->bridge)));
+        int64_t deadline =
+            earliest(server_next_deadline(d->lwm2m), bridge_next_deadline(d->bridge));
+        if (d->http)
+            deadline = earliest(deadline, http_next_deadline(d->http));
+        arm_timer(d, deadline);
         int n = epoll_wait(d->epfd, events, (int)GW_ARRAY_LEN(events), -1);
         if (n < 0) {
             if (errno == EINTR)
@@ -134,7 +141,7 @@ static int run(struct daemon *d)
             log_error("loop-failed reason=\"epoll_wait: %s\"", strerror(errno));
             return EXIT_RUNTIME;
         }
-        bool coap = false, mqtt = false;
+        bool coap = false, mqtt = false, http = false;
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (fd == d->sigfd) {
@@ -152,9 +159,11 @@ static int run(struct daemon *d)
                 ssize_t r = read(d->timerfd, &expirations, sizeof(expirations));
                 (void)r;
                 d->armed_at = -1;
-                coap = mqtt = true;
+                coap = mqtt = http = true;
             } else if (fd == bridge_fd(d->bridge)) {
                 mqtt = true;
+            } else if (d->http && fd == http_fd(d->http)) {
+                http = true;
             } else {
                 coap = true;
             }
@@ -163,9 +172,27 @@ static int run(struct daemon *d)
             bridge_process(d->bridge);
         if (coap)
             server_process(d->lwm2m);
+        if (http && d->http)
+            http_process(d->http);
         /* One commit for whatever this turn wrote (requests accepted, registrations). */
         bridge_commit(d->bridge);
     }
+}
+
+static char *http_metrics(void *ctx)
+{
+    struct daemon *d = ctx;
+    return bridge_metrics_text(d->bridge);
+}
+
+static bool http_state(void *ctx, char *buf, size_t len)
+{
+    struct daemon *d = ctx;
+    bool connected = bridge_connected(d->bridge);
+    snprintf(buf, len, "{\"status\":\"%s\",\"mqtt\":\"%s\",\"registered\":%zu}\n",
+             connected ? "ok" : "degraded", connected ? "connected" : "disconnected",
+             server_count(d->lwm2m));
+    return connected;
 }
 
 /* The object model: the built-in objects, then every DDF file of objects.dirs (a file that
@@ -312,21 +339,27 @@ int main(int argc, char **argv)
         goto out;
     }
     bridge_commit(d.bridge);
+    if (d.cfg.http.uri) {
+        const struct http_routes routes = {.metrics = http_metrics, .state = http_state, .ctx = &d};
+        if (!(d.http = http_new(&d.cfg.http, &routes)) || watch(d.epfd, http_fd(d.http)) < 0)
+            goto out;
+    }
     if (watch(d.epfd, d.sigfd) < 0 || watch(d.epfd, d.timerfd) < 0 ||
         watch(d.epfd, bridge_fd(d.bridge)) < 0 || watch(d.epfd, server_fd(d.lwm2m)) < 0) {
         log_error("startup-failed reason=\"epoll_ctl: %s\"", strerror(errno));
         goto out;
     }
-    log_info("started version=%s config=%s listeners=%zu mqtt=%s prefix=%s objects=%zu "
+    log_info("started version=%s config=%s listeners=%zu mqtt=%s prefix=%s http=%s objects=%zu "
              "observe=%zu mappings=%zu commands=%zu held=%d registrations=%zu",
              GW_VERSION, file, d.cfg.lwm2m.n_listen, d.cfg.mqtt.uri, d.cfg.mqtt.topic_prefix,
-             model_count(d.model), d.cfg.rules.n_observe, d.cfg.rules.n_mappings,
-             d.cfg.rules.n_commands, held, server_count(d.lwm2m));
+             d.cfg.http.uri ? d.cfg.http.uri : "off", model_count(d.model), d.cfg.rules.n_observe,
+             d.cfg.rules.n_mappings, d.cfg.rules.n_commands, held, server_count(d.lwm2m));
     status = run(&d);
 
 out:
     if (d.bridge && d.lwm2m)
         bridge_drain(d.bridge);
+    http_free(d.http);
     server_free(d.lwm2m);
     bridge_free(d.bridge, STOP_TIMEOUT_MS);
     model_free(d.model);

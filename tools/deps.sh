@@ -8,7 +8,7 @@ packages=(
   # build
   cmake ninja-build gcc pkg-config
   libcoap3-dev libpaho-mqtt-dev libssl-dev libconfig-dev libjansson-dev libsqlite3-dev
-  libcbor-dev libexpat1-dev
+  libcbor-dev libexpat1-dev libmicrohttpd-dev
   uthash-dev
   # run: a local broker for the two-command start
   mosquitto

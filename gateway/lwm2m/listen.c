@@ -53,7 +53,8 @@ static int host_is_valid(const char *host, size_t len)
     return 1;
 }
 
-int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errlen)
+int listen_parse(const char *uri, unsigned schemes, struct listen_uri *out, char *err,
+                 size_t errlen)
 {
     char v6[INET6_ADDRSTRLEN + 1];
     const char *p, *host, *end;
@@ -65,18 +66,23 @@ int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errl
     if (!uri || !*uri)
         return gw_fail(-GW_ERR_INVALID, err, errlen, "listen URI is empty");
 
-    if (strncasecmp(uri, "coaps://", 8) == 0) {
-        out->scheme = GW_SCHEME_COAPS;
-        port = 5684;
-        p = uri + 8;
-    } else if (strncasecmp(uri, "coap://", 7) == 0) {
-        out->scheme = GW_SCHEME_COAP;
-        port = 5683;
-        p = uri + 7;
-    } else {
-        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' must start with coap:// or coaps://",
-                       uri);
-    }
+    static const struct {
+        const char *prefix;
+        enum listen_scheme scheme;
+        unsigned long port;
+    } known[] = {{"coaps://", GW_SCHEME_COAPS, 5684},
+                 {"coap://", GW_SCHEME_COAP, 5683},
+                 {"http://", GW_SCHEME_HTTP, 9464}};
+    size_t k = 0;
+    while (k < GW_ARRAY_LEN(known) &&
+           strncasecmp(uri, known[k].prefix, strlen(known[k].prefix)) != 0)
+        k++;
+    if (k == GW_ARRAY_LEN(known) || !(schemes & (1u << known[k].scheme)))
+        return gw_fail(-GW_ERR_INVALID, err, errlen, "'%s' must start with %s", uri,
+                       schemes == LISTEN_HTTP ? "http://" : "coap:// or coaps://");
+    out->scheme = known[k].scheme;
+    port = known[k].port;
+    p = uri + strlen(known[k].prefix);
 
     if (*p == '[') {
         host = p + 1;

@@ -22,7 +22,7 @@
 
 /* ---- configuration (filled by the daemon's config loader) ---- */
 
-enum listen_scheme { GW_SCHEME_COAP, GW_SCHEME_COAPS };
+enum listen_scheme { GW_SCHEME_COAP, GW_SCHEME_COAPS, GW_SCHEME_HTTP /* metrics, health */ };
 
 struct listen_uri {
     char *uri; /* as written, for messages */
@@ -271,14 +271,47 @@ int server_restore(struct server *lw, const struct registration *reg, int64_t ex
 /* Number of registered devices. */
 size_t server_count(const struct server *lw);
 
+/* What the LwM2M side counted since it started, for the metrics. */
+enum server_counter {
+    /* CoAP requests from devices, by kind, whatever their answer */
+    SRV_IN_REGISTER,
+    SRV_IN_UPDATE,
+    SRV_IN_DEREGISTER,
+    SRV_IN_SEND,
+    SRV_IN_OTHER, /* any other method or path */
+    /* of those, the ones answered with an error (4.xx, 5.xx), by kind */
+    SRV_REFUSED_REGISTER,
+    SRV_REFUSED_UPDATE, /* 4.04 for an unknown location included */
+    SRV_REFUSED_DEREGISTER,
+    SRV_REFUSED_SEND,
+    SRV_REFUSED_OTHER,
+    /* CoAP responses from devices */
+    SRV_IN_NOTIFY,          /* notifications of established observations */
+    SRV_IN_RESPONSE,        /* answers to the gateway's requests */
+    SRV_NOTIFY_UNKNOWN,     /* for no observation (answered with a reset) */
+    SRV_NOTIFY_STALE,       /* older than one already taken (discarded) */
+    SRV_NOTIFY_UNDECODABLE, /* a payload that did not decode (logged, dropped) */
+    SRV_OUT_REQUEST,        /* requests sent to devices (observe, write-attributes, ...) */
+    SRV_REQUEST_UNANSWERED, /* of those, the ones that ended without an answer */
+    SRV_EXPIRED,            /* registrations that ended at their lifetime */
+    SRV_COUNTERS
+};
+
+/* Fills `out` with every counter of enum server_counter. */
+void server_counters(const struct server *lw, uint64_t out[SRV_COUNTERS]);
+
 /* Looks a registration up by endpoint name. Returns a borrowed pointer valid until the next
  * server_process(), or NULL. */
 const struct registration *server_find(const struct server *lw, const char *ep);
 
-/* Parses a listen URI ("coap://0.0.0.0:5683", "coaps://[::]:5684"; the port defaults to 5683
- * or 5684). Fills `out` (strings owned by `out`, freed with listen_clear). Returns GW_OK
- * or -GW_ERR_INVALID with a reason in `err`. */
-int listen_parse(const char *uri, struct listen_uri *out, char *err, size_t errlen);
+/* Parses a listen URI ("coap://0.0.0.0:5683", "coaps://[::]:5684", "http://127.0.0.1:9464";
+ * the port defaults to 5683, 5684 or 9464) whose scheme is one of `schemes`
+ * (LISTEN_COAP, LISTEN_HTTP). Fills `out` (strings owned by `out`, freed with listen_clear).
+ * Returns GW_OK or -GW_ERR_INVALID with a reason in `err`. */
+#define LISTEN_COAP ((1u << GW_SCHEME_COAP) | (1u << GW_SCHEME_COAPS))
+#define LISTEN_HTTP (1u << GW_SCHEME_HTTP)
+int listen_parse(const char *uri, unsigned schemes, struct listen_uri *out, char *err,
+                 size_t errlen);
 void listen_clear(struct listen_uri *l);
 
 #endif

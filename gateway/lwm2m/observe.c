@@ -67,6 +67,7 @@ struct observer {
     size_t taken_cap;
     size_t established;
     unsigned long rejected; /* notifications that did not decode, since start */
+    unsigned long stale;    /* notifications older than one already taken, since start */
 };
 
 static struct observation *of_watchdog(struct heap_node *n)
@@ -120,6 +121,11 @@ size_t observer_count(const struct observer *o)
 unsigned long observer_rejected(const struct observer *o)
 {
     return o->rejected;
+}
+
+unsigned long observer_stale(const struct observer *o)
+{
+    return o->stale;
 }
 
 /* ---- requests, through ops.c ---- */
@@ -439,6 +445,8 @@ static void report_split(struct observer *o, struct observation *obs)
         report(o, obs, all, received_at);
         return;
     }
+    if (all->n == 0)
+        return; /* no instance to report (and `taken` may not exist yet: memset(NULL) is UB) */
     if (o->taken_cap < all->n) {
         uint8_t *t = realloc(o->taken, all->n);
         if (!t) {
@@ -537,6 +545,7 @@ static void on_notification(struct observer *o, struct observation *obs, const c
     if (opt) {
         uint32_t seq = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
         if (!fresh(obs, seq, now)) {
+            o->stale++;
             log_debug("notification-stale ep=%s path=%s seq=%u last=%u", obs->reg->r.ep,
                       path_text(&obs->spec.path, path), seq, obs->last_seq);
             return;

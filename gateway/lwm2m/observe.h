@@ -75,4 +75,7 @@ size_t observer_count(const struct observer *o);
 /* Number of notifications that did not decode (logged one by one), since start. */
 unsigned long observer_rejected(const struct observer *o);
 
+/* Number of notifications discarded as stale (RFC 7641 section 3.4), since start. */
+unsigned long observer_stale(const struct observer *o);
+
 #endif

@@ -16,6 +16,8 @@ struct ops {
     struct op *in_flight; /* by token */
     struct heap deadlines;
     int64_t answer_timeout_ms;
+    unsigned long sent;     /* requests handed to libcoap, since start */
+    unsigned long timeouts; /* requests that ended unanswered or reset, since start */
 };
 
 static struct op *of_timer(struct heap_node *n)
@@ -164,6 +166,7 @@ void ops_pump(struct ops *ops, struct reg_entry *e)
     HASH_ADD(hh, ops->in_flight, token, GW_TOKEN_LEN, op);
     int64_t now = gw_now_mono_ms();
     if (transmit(op) == GW_OK) {
+        ops->sent++;
         arm(ops, op, now + ops->answer_timeout_ms);
         return;
     }
@@ -226,6 +229,7 @@ void ops_nack(struct ops *ops, const coap_pdu_t *sent, coap_nack_reason_t reason
         HASH_FIND(hh, ops->in_flight, token.s, GW_TOKEN_LEN, op);
     if (!op)
         return;
+    ops->timeouts++;
     log_warn("request-unanswered ep=%s op=%s reason=%s", op->reg->r.ep, op->name,
              reason == COAP_NACK_RST ? "reset" : "timeout");
     finish(ops, op, reason == COAP_NACK_RST ? GW_OP_RESET : GW_OP_TIMEOUT, NULL);
@@ -235,9 +239,16 @@ void ops_timeout(struct ops *ops, int64_t now_ms)
 {
     struct op *op;
     while ((op = of_timer(heap_top(&ops->deadlines))) && op->deadline <= now_ms) {
+        ops->timeouts++;
         log_warn("request-unanswered ep=%s op=%s reason=timeout", op->reg->r.ep, op->name);
         finish(ops, op, GW_OP_TIMEOUT, NULL);
     }
+}
+
+void ops_counts(const struct ops *ops, unsigned long *sent, unsigned long *timeouts)
+{
+    *sent = ops->sent;
+    *timeouts = ops->timeouts;
 }
 
 int64_t ops_next_deadline(const struct ops *ops)

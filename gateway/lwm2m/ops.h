@@ -102,6 +102,10 @@ void ops_timeout(struct ops *ops, int64_t now_ms);
 /* The next deadline (monotonic ms), or -1. */
 int64_t ops_next_deadline(const struct ops *ops);
 
+/* Since start: requests handed to libcoap, and requests that ended without an answer
+ * (retransmissions exhausted, reset, no separate response, could not be sent). */
+void ops_counts(const struct ops *ops, unsigned long *sent, unsigned long *timeouts);
+
 /* Ends every op of `e`: queued ones with GW_OP_NOT_SENT, the one in flight with
  * GW_OP_ABANDONED. */
 void ops_drop(struct ops *ops, struct reg_entry *e);

@@ -52,6 +52,7 @@ struct server {
     double ack_timeout;
     int max_retransmit;
     int64_t queue_awake_ms;
+    uint64_t ctr[SRV_COUNTERS]; /* those counted here; the others come from ops and observer */
 };
 
 /* ---- small helpers ---- */
@@ -463,6 +464,10 @@ static void remember(struct server *lw, const coap_address_t *remote, uint16_t m
 static void dispatch(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
                      coap_pdu_t *response, const struct rd_str *path, int n,
                      coap_pdu_code_t method);
+static enum server_counter request_kind(const struct rd_str *path, int n, coap_pdu_code_t method);
+static void handle_request(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                           coap_pdu_t *response, const struct rd_str *path, int n,
+                           coap_pdu_code_t method);
 
 /* The single request handler: answers a retransmission from the cache, else dispatches on
  * method and Uri-Path. */
@@ -474,13 +479,40 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
     (void)query_string;
     struct server *lw = coap_get_app_data(coap_session_get_context(session));
     struct rd_str path[MAX_PATH_SEGMENTS];
-    char addr[64];
     int n = read_options(request, COAP_OPTION_URI_PATH, path, MAX_PATH_SEGMENTS);
+    coap_pdu_code_t method = coap_pdu_get_code(request);
+    enum server_counter kind = request_kind(path, n, method);
+    lw->ctr[kind]++;
+    handle_request(lw, session, request, response, path, n, method);
+    if (COAP_RESPONSE_CLASS(coap_pdu_get_code(response)) >= 4)
+        lw->ctr[SRV_REFUSED_REGISTER + (kind - SRV_IN_REGISTER)]++;
+}
+
+/* Which kind of request the counters file it under. */
+static enum server_counter request_kind(const struct rd_str *path, int n, coap_pdu_code_t method)
+{
+    if (n == 1 && segment_is(&path[0], "dp") && method == COAP_REQUEST_CODE_POST)
+        return SRV_IN_SEND;
+    if (n < 1 || !segment_is(&path[0], "rd"))
+        return SRV_IN_OTHER;
+    if (n == 1)
+        return method == COAP_REQUEST_CODE_POST ? SRV_IN_REGISTER : SRV_IN_OTHER;
+    if (n == 2 && method == COAP_REQUEST_CODE_POST)
+        return SRV_IN_UPDATE;
+    if (n == 2 && method == COAP_REQUEST_CODE_DELETE)
+        return SRV_IN_DEREGISTER;
+    return SRV_IN_OTHER;
+}
+
+static void handle_request(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                           coap_pdu_t *response, const struct rd_str *path, int n,
+                           coap_pdu_code_t method)
+{
+    char addr[64];
     if (n < 0) {
         answer(response, COAP_RESPONSE_CODE_NOT_FOUND, "no such resource");
         return;
     }
-    coap_pdu_code_t method = coap_pdu_get_code(request);
     const coap_address_t *remote = coap_session_get_addr_remote(session);
     uint16_t mid = (uint16_t)coap_pdu_get_mid(request);
     bool changes_state = method == COAP_REQUEST_CODE_POST || method == COAP_REQUEST_CODE_DELETE;
@@ -653,9 +685,13 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     struct reg_entry *e = registry_by_address(lw->registry, addr);
     if (e)
         heard_from(lw, e);
-    if (ops_response(lw->ops, received))
+    if (ops_response(lw->ops, received)) {
+        lw->ctr[SRV_IN_RESPONSE]++;
         return COAP_RESPONSE_OK;
-    return observer_response(lw->observer, session, received);
+    }
+    coap_response_t rc = observer_response(lw->observer, session, received);
+    lw->ctr[rc == COAP_RESPONSE_OK ? SRV_IN_NOTIFY : SRV_NOTIFY_UNKNOWN]++;
+    return rc;
 }
 
 static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
@@ -805,6 +841,7 @@ static void expire(struct server *lw)
     int64_t now = gw_now_mono_ms();
     struct reg_entry *e;
     while ((e = registry_first_expiry(lw->registry)) && e->expiry.key <= now) {
+        lw->ctr[SRV_EXPIRED]++;
         log_info("expired ep=%s id=%s lt=%u", e->r.ep, e->r.id, e->r.lifetime);
         drop_registration(lw, e, GW_GONE_EXPIRED);
     }
@@ -874,6 +911,17 @@ int64_t server_next_deadline(struct server *lw)
     if (lw->pending)
         deadline = gw_now_mono_ms();
     return deadline;
+}
+
+void server_counters(const struct server *lw, uint64_t out[SRV_COUNTERS])
+{
+    memcpy(out, lw->ctr, sizeof(lw->ctr));
+    unsigned long sent, unanswered;
+    ops_counts(lw->ops, &sent, &unanswered);
+    out[SRV_OUT_REQUEST] = sent;
+    out[SRV_REQUEST_UNANSWERED] = unanswered;
+    out[SRV_NOTIFY_STALE] = observer_stale(lw->observer);
+    out[SRV_NOTIFY_UNDECODABLE] = observer_rejected(lw->observer);
 }
 
 size_t server_count(const struct server *lw)

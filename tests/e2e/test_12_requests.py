@@ -559,7 +559,7 @@ def test_the_gateway_summarises_itself_on_the_stats_topic(gateway, devsim, mqtt,
     r.send({"id": "bad", "op": "dance"})
     assert r.final("s", mark)["status"] == "ok"
     m = mqtt.wait_for(f"{prefix}/gateway/stats",
-                      lambda m: m.json()["registered"] == 1 and m.json()["answers"] >= 1,
+                      lambda m: m.json()["registered"] == 1 and m.json()["answers_ok"] >= 1,
                       since=mark, timeout=WAIT)
     doc = m.json()
     assert doc["mqtt_connected"] is True and doc["requests"] == 1 and doc["invalid"] == 1, doc

@@ -28,7 +28,7 @@ from typing import Optional
 import pytest
 
 from conftest import (START_TIMEOUT, STOP_TIMEOUT, Gateway, check_register_messages,
-                      free_udp_port, now_ms, wait_until, write_gateway_conf)
+                      free_tcp_port, free_udp_port, now_ms, wait_until, write_gateway_conf)
 
 BUILDAH = shutil.which("buildah")
 TAG = "e2e"
@@ -128,9 +128,9 @@ def test_image_configuration(image, container):
     assert c["User"] == f"{UID}:{UID}", c
     assert c["Entrypoint"] == ["/usr/local/bin/lwm2m-mqtt-gateway", "-c", CONF], c
     assert STORE_DIR in c["Volumes"], c
-    assert set(c["ExposedPorts"]) == {"5683/udp", "5684/udp"}, c
+    assert set(c["ExposedPorts"]) == {"5683/udp", "5684/udp", "9464/tcp"}, c
     test = c["Healthcheck"]["Test"]
-    assert test[0] == "CMD-SHELL" and "--check-config" in test[1] and "kill -0 1" in test[1], c
+    assert test[:3] == ["CMD", "bash", "-c"] and "GET /health" in test[3], c
     # The shipped configuration passes, as the image's user; the objects directory is the one
     # it names; no compiler or build tool came along from the build stage.
     p = run_in(container, "sh", "-c",
@@ -151,7 +151,7 @@ def test_image_configuration(image, container):
 
 def test_devices_register_through_the_image(image, container, broker, mqtt, prefix, devsim,
                                             tmp_path):
-    port = free_udp_port()
+    port, http_port = free_udp_port(), free_tcp_port()
     conf = tmp_path / "gateway.conf"
     # The file's broker is one nobody listens on: the environment must win.
     write_gateway_conf(conf, port=port, mqtt_uri="tcp://127.0.0.1:1", prefix=prefix,
@@ -170,6 +170,7 @@ def test_devices_register_through_the_image(image, container, broker, mqtt, pref
             "-v", f"{store}:/srv/store", "-v", f"{conf}:{CONF}:ro",
             "-e", f"LWM2M_GW_MQTT_URI={broker.uri}", "-e", "LWM2M_GW_LOG_LEVEL=debug",
             "-e", "LWM2M_GW_STORE_PATH=/srv/store/state.db",
+            "-e", f"LWM2M_GW_HTTP_LISTEN=http://127.0.0.1:{http_port}",
             container, "--", *c["Entrypoint"]]
     mark = mqtt.mark()
     started = time.monotonic()
@@ -207,12 +208,11 @@ def test_devices_register_through_the_image(image, container, broker, mqtt, pref
                                     lwm2m="1.1", binding="U", queue=False,
                                     objects=DEFAULT_OBJECTS, ct="110")
 
-        # The image's health check, as the image's user, with the gateway's pid for process
-        # 1 (buildah makes no PID namespace): healthy while the gateway lives.
-        health = c["Healthcheck"]["Test"][1]
-        assert health.endswith("kill -0 1"), health
-        p = run_in(container, "sh", "-c", health[:-len("1")] + str(gw_pid),
-                   volumes=[f"{conf}:{CONF}:ro"], env={"LWM2M_GW_MQTT_URI": broker.uri})
+        # The image's health check, as the image's user (buildah makes no network namespace:
+        # the gateway listens on a free port of the host's loopback, not on 9464): healthy
+        # while the gateway answers GET /health.
+        health = c["Healthcheck"]["Test"][3].replace("/9464", f"/{http_port}")
+        p = run_in(container, "bash", "-c", health)
         assert p.returncode == 0, p
 
         # `docker stop`: SIGTERM to the gateway; a clean stop, `offline`, status 0 through
@@ -227,8 +227,7 @@ def test_devices_register_through_the_image(image, container, broker, mqtt, pref
         db = store / "state.db"
         assert db.exists(), sorted(os.listdir(store))
         assert db.stat().st_uid == UID, db.stat()
-        p = run_in(container, "sh", "-c", health[:-len("1")] + str(gw_pid),
-                   volumes=[f"{conf}:{CONF}:ro"])
+        p = run_in(container, "bash", "-c", health)
         assert p.returncode != 0, "the health check passed with the gateway gone"
     finally:
         if proc.poll() is None:

@@ -95,22 +95,24 @@ static void test_listen_uri_gives_scheme_host_and_default_port(void **state)
     char err[256];
     (void)state;
 
-    assert_int_equal(listen_parse("coap://0.0.0.0", &l, err, sizeof(err)), GW_OK);
+    assert_int_equal(listen_parse("coap://0.0.0.0", LISTEN_COAP, &l, err, sizeof(err)), GW_OK);
     assert_int_equal(l.scheme, GW_SCHEME_COAP);
     assert_string_equal(l.host, "0.0.0.0");
     assert_int_equal(l.port, 5683);
     assert_string_equal(l.uri, "coap://0.0.0.0");
     listen_clear(&l);
-    assert_int_equal(listen_parse("coaps://[::]", &l, err, sizeof(err)), GW_OK);
+    assert_int_equal(listen_parse("coaps://[::]", LISTEN_COAP, &l, err, sizeof(err)), GW_OK);
     assert_int_equal(l.scheme, GW_SCHEME_COAPS);
     assert_string_equal(l.host, "::");
     assert_int_equal(l.port, 5684);
     listen_clear(&l);
-    assert_int_equal(listen_parse("coaps://[2001:db8::1]:15684/", &l, err, sizeof(err)), GW_OK);
+    assert_int_equal(
+        listen_parse("coaps://[2001:db8::1]:15684/", LISTEN_COAP, &l, err, sizeof(err)), GW_OK);
     assert_string_equal(l.host, "2001:db8::1");
     assert_int_equal(l.port, 15684);
     listen_clear(&l);
-    assert_int_equal(listen_parse("coap://gw-1.example.com:65535", &l, err, sizeof(err)), GW_OK);
+    assert_int_equal(
+        listen_parse("coap://gw-1.example.com:65535", LISTEN_COAP, &l, err, sizeof(err)), GW_OK);
     assert_string_equal(l.host, "gw-1.example.com");
     assert_int_equal(l.port, 65535);
     listen_clear(&l);
@@ -145,12 +147,13 @@ static void test_listen_uri_refuses_what_cannot_be_bound(void **state)
 
     for (size_t i = 0; i < GW_ARRAY_LEN(bad); i++) {
         err[0] = '\0';
-        if (listen_parse(bad[i], &l, err, sizeof(err)) != -GW_ERR_INVALID)
+        if (listen_parse(bad[i], LISTEN_COAP, &l, err, sizeof(err)) != -GW_ERR_INVALID)
             fail_msg("'%s' was accepted", bad[i]);
         assert_true(err[0] != '\0');
         assert_null(l.uri);
     }
-    assert_int_equal(listen_parse("coap://1.2.3.4:99999", &l, err, sizeof(err)), -GW_ERR_INVALID);
+    assert_int_equal(listen_parse("coap://1.2.3.4:99999", LISTEN_COAP, &l, err, sizeof(err)),
+                     -GW_ERR_INVALID);
     assert_string_equal(err, "'coap://1.2.3.4:99999' port must be 1-65535");
 }
 
@@ -160,6 +163,46 @@ static void test_bad_listen_in_file_is_reported_with_its_index(void **state)
     fails_with("lwm2m: {\n listen = [ \"coap://0.0.0.0\",\n  \"udp://0.0.0.0\" ];\n};\n", 3,
                "lwm2m.listen[1]: 'udp://0.0.0.0' must start with coap:// or coaps://");
     fails_with("lwm2m: { listen = [ ]; };\n", 1, "lwm2m.listen must not be empty");
+}
+
+static void test_http_listener_is_optional_and_checked(void **state)
+{
+    struct gw_config cfg;
+    struct conffile_problems p = {0};
+    (void)state;
+
+    loads("mqtt: { uri = \"tcp://a\"; };\n", &cfg);
+    assert_null(cfg.http.uri);
+    conffile_clear(&cfg);
+    loads("http: { listen = \"http://127.0.0.1\"; };\n", &cfg);
+    assert_int_equal(cfg.http.scheme, GW_SCHEME_HTTP);
+    assert_string_equal(cfg.http.host, "127.0.0.1");
+    assert_int_equal(cfg.http.port, 9464);
+    conffile_clear(&cfg);
+    fails_with("http: {\n listen = \"coap://0.0.0.0:80\";\n};\n", 2,
+               "http.listen: 'coap://0.0.0.0:80' must start with http://");
+    fails_with("http: {\n listen = \"http://0.0.0.0:80/metrics\";\n};\n", 2,
+               "http.listen: 'http://0.0.0.0:80/metrics' has unexpected text '/metrics' after the "
+               "host and port");
+    fails_with("http: {\n listne = \"http://0.0.0.0\";\n};\n", 2,
+               "unknown key 'http.listne' (did you mean 'listen'?)");
+    fails_with("lwm2m: {\n listen = [ \"http://0.0.0.0\" ];\n};\n", 2,
+               "lwm2m.listen[0]: 'http://0.0.0.0' must start with coap:// or coaps://");
+
+    loads("http: { listen = \"http://127.0.0.1:1\"; };\n", &cfg);
+    setenv("LWM2M_GW_HTTP_LISTEN", "http://[::1]:9999", 1);
+    assert_int_equal(conffile_apply_env(&cfg, &p), GW_OK);
+    assert_string_equal(cfg.http.host, "::1");
+    assert_int_equal(cfg.http.port, 9999);
+    setenv("LWM2M_GW_HTTP_LISTEN", "tcp://0.0.0.0", 1);
+    assert_int_equal(conffile_apply_env(&cfg, &p), -GW_ERR_INVALID);
+    unsetenv("LWM2M_GW_HTTP_LISTEN");
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.lines[0],
+                        "LWM2M_GW_HTTP_LISTEN: 'tcp://0.0.0.0' must start with http://");
+    assert_int_equal(cfg.http.port, 9999);
+    conffile_clear(&cfg);
+    conffile_problems_clear(&p);
 }
 
 static void test_coaps_listener_without_credentials_is_an_error(void **state)
@@ -600,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_listen_uri_gives_scheme_host_and_default_port),
         cmocka_unit_test(test_listen_uri_refuses_what_cannot_be_bound),
         cmocka_unit_test(test_bad_listen_in_file_is_reported_with_its_index),
+        cmocka_unit_test(test_http_listener_is_optional_and_checked),
         cmocka_unit_test(test_coaps_listener_without_credentials_is_an_error),
         cmocka_unit_test(test_nosec_disabled_without_coaps_listener_is_an_error),
         cmocka_unit_test(test_duplicate_psk_endpoint_or_identity_is_an_error),
