@@ -7,6 +7,7 @@
 #include "lwm2m.h"
 
 #include <netdb.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@
 #define DEFAULT_MAX_RETRANSMIT 4
 #define DEFAULT_QUEUE_AWAKE 93 /* seconds: MAX_TRANSMIT_WAIT, LwM2M's default awake time */
 #define SEPARATE_RESPONSE_MARGIN_MS 5000
+#define READ_BATCH_MAX 64      /* datagrams read per listener for one pass of libcoap's timers */
+#define READS_PER_PROCESS 1024 /* datagrams per server_process(), so that MQTT gets its turn */
 
 struct server {
     coap_context_t *coap;
@@ -52,6 +55,7 @@ struct server {
     double ack_timeout;
     int max_retransmit;
     int64_t queue_awake_ms;
+    unsigned read_batch;        /* reads per ready listener in one coap_io_do_epoll() */
     uint64_t ctr[SRV_COUNTERS]; /* those counted here; the others come from ops and observer */
 };
 
@@ -847,9 +851,57 @@ static void expire(struct server *lw)
     }
 }
 
+/* libcoap's coap_io_process() reads one datagram per ready socket and walks every session
+ * twice (coap_io_prepare_io: idle sessions, retransmissions, timeouts) for it: with N devices
+ * registered, every datagram cost O(N). Here the ready listeners are handed to
+ * coap_io_do_epoll() `read_batch` times each, so that one walk serves up to that many
+ * datagrams; the batch doubles while the listeners stay readable after it and halves when
+ * they were drained (a read of an empty socket costs one recvmsg that finds nothing). libcoap
+ * keeps its own timerfd (retransmissions, set by coap_send too) in the descriptor the loop
+ * waits on, so nothing here needs to ask it for a deadline. */
+static void read_datagrams(struct server *lw)
+{
+    struct epoll_event ready[COAP_MAX_EPOLL_EVENTS], batch[COAP_MAX_EPOLL_EVENTS * READ_BATCH_MAX];
+    int fd = coap_context_get_coap_fd(lw->coap);
+    unsigned total = 0;
+    if (lw->read_batch == 0)
+        lw->read_batch = 1;
+    while (total < READS_PER_PROCESS) {
+        int n = epoll_wait(fd, ready, COAP_MAX_EPOLL_EVENTS, 0);
+        if (n <= 0)
+            break;
+        size_t m = 0;
+        for (int i = 0; i < n; i++) {
+            /* The timer's event (data.ptr NULL) once; a socket's `read_batch` times. */
+            unsigned times = ready[i].data.ptr ? lw->read_batch : 1;
+            for (unsigned k = 0; k < times; k++)
+                batch[m++] = ready[i];
+        }
+        /* The reads past the last datagram find nothing: libcoap would log each as a failed
+         * read. */
+        coap_log_t level = coap_get_log_level();
+        if (lw->read_batch > 1 && level > LOG_ERR)
+            coap_set_log_level(LOG_ERR);
+        coap_io_do_epoll(lw->coap, batch, m);
+        coap_set_log_level(level);
+        total += (unsigned)m;
+        /* Still readable: there was more than the batch; else it was too large. */
+        int left = epoll_wait(fd, ready, COAP_MAX_EPOLL_EVENTS, 0);
+        bool more = false;
+        for (int i = 0; i < left; i++)
+            more |= ready[i].data.ptr != NULL;
+        if (more && lw->read_batch < READ_BATCH_MAX)
+            lw->read_batch *= 2;
+        else if (!more && lw->read_batch > 1)
+            lw->read_batch /= 2;
+        if (!more)
+            break;
+    }
+}
+
 void server_process(struct server *lw)
 {
-    coap_io_process(lw->coap, COAP_IO_NO_WAIT);
+    read_datagrams(lw);
     /* The Register and Update answers went out in coap_io_process: now the observations may
      * start, and the requests waiting for these devices may go. */
     while (lw->pending) {
@@ -893,12 +945,9 @@ size_t server_observation_count(const struct server *lw)
 
 int64_t server_next_deadline(struct server *lw)
 {
-    coap_tick_t now;
-    coap_ticks(&now);
+    /* libcoap's own deadlines (retransmissions, idle sessions, handshakes) are on its timerfd,
+     * inside server_fd(). */
     int64_t deadline = -1;
-    unsigned int wait_ms = coap_io_prepare_epoll(lw->coap, now);
-    if (wait_ms)
-        deadline = gw_now_mono_ms() + wait_ms;
     struct reg_entry *e = registry_first_expiry(lw->registry);
     if (e && (deadline < 0 || e->expiry.key < deadline))
         deadline = e->expiry.key;
