@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# bench.sh [NAME...] [-- ARGS...] - the benchmark suite: builds the `benchmarks` target
+# bench.sh [--quick] [NAME...] [-- ARGS...] - the benchmark suite: builds the `benchmarks` target
 # (RelWithDebInfo, no sanitizers) in build-bench and runs each benchmark in turn, printing its
 # table. NAME is a benchmark without its bench_ prefix (codec); none runs them all. ARGS go to
 # every benchmark (bench_codec takes the least seconds per measurement: `bench.sh codec -- 0.1`).
+# --quick (GW_BENCH_QUICK=1) asks the script benchmarks for small counts and short runs.
+# The script benchmarks append their main figures, each beside the baseline measured in the
+# same run, to build-bench/bench-summary.md (tests/bench/benchlib.py), started here and
+# printed at the end: the suite's summary table.
 # A benchmark is tests/bench/bench_NAME.c registered with gw_bench() in tests/bench/CMakeLists.txt,
 # or a script tests/bench/bench_NAME.sh / bench_NAME.py run with GW_BUILD_DIR and GW_SOURCE_DIR
 # set; each is found here by that name, so adding one needs no change to this file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+quick=0
+if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
 names=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do names+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
@@ -24,6 +30,14 @@ cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGW_SANITI
 cmake --build build-bench --target benchmarks >/dev/null
 
 export GW_BUILD_DIR=$PWD/build-bench GW_SOURCE_DIR=$PWD
+[ $quick = 1 ] && export GW_BENCH_QUICK=1
+summary=build-bench/bench-summary.md
+{
+  echo "# Benchmark summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?')$([ $quick = 1 ] && echo ', --quick'), $(nproc) cores)"
+  echo
+  echo "| benchmark | figure | value | baseline (same run) | ratio | target |"
+  echo "|---|---|---|---|---|---|"
+} >"$summary"
 status=0
 for n in "${names[@]}"; do
   echo "== bench_$n ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -39,4 +53,6 @@ for n in "${names[@]}"; do
   fi
   echo
 done
+echo "== summary ($summary)"
+cat "$summary"
 exit $status

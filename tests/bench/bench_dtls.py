@@ -12,32 +12,10 @@ import sys
 import tempfile
 import time
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-BUILD = os.environ.get("GW_BUILD_DIR", "build")
-GW = os.path.join(BUILD, "lwm2m-mqtt-gateway")
-DEVSIM = os.path.join(BUILD, "tests", "devsim")
+from benchlib import DEVSIM, GW, free_port, rss_kib, summary_row, wait_port
 
-
-def free_port(kind):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-
-def wait_port(port, timeout=5.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
+N = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else \
+    (200 if os.environ.get("GW_BENCH_QUICK") else 1000)
 
 
 def register(server, prefix, extra):
@@ -103,6 +81,11 @@ def main():
         print(f"{'RSS per device, DTLS (KiB)':34s}{kib_dtls:12.2f}")
         print(f"{'ratio DTLS / UDP':34s}{kib_dtls / kib_udp if kib_udp > 0 else float('nan'):12.2f}x")
         print(f"{'devices held (registered)':34s}{ok_udp + ok_dtls:12d}")
+        summary_row("dtls", f"registrations/s over DTLS PSK, N={N}", f"{r_dtls:,.0f}",
+                    f"plain UDP {r_udp:,.0f}", f"{r_dtls / r_udp:.2f}")
+        summary_row("dtls", "RSS per DTLS device (KiB)", f"{kib_dtls:.2f}",
+                    f"plain UDP {kib_udp:.2f}",
+                    f"{kib_dtls / kib_udp:.2f}" if kib_udp > 0 else "-")
     finally:
         if gw:
             gw.terminate()

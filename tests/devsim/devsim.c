@@ -67,6 +67,13 @@ static const char usage_text[] =
     "  --delay-ms N         answer every request N ms late as a separate response (an\n"
     "                       empty ACK first); default 0, piggybacked at once\n"
     "  --quiet              print only the final summary line\n"
+    "  --bind ADDR[-ADDR]   bind device i's socket to the i-th address of this IPv4 range\n"
+    "                       (round robin), e.g. 127.0.0.1-127.0.0.8, fixed ports from 20000\n"
+    "                       up: more devices than one address has ports (default: any\n"
+    "                       address, an ephemeral port)\n"
+    "  --stamp              3303/x/5700 changes to the wall clock (CLOCK_REALTIME) in\n"
+    "                       microseconds since the epoch instead of walking, so that\n"
+    "                       whoever receives a notified value sees when it was sent\n"
     "  --help               show this text\n"
     "\n"
     "DTLS (coaps:// only; PSK or X.509, not both; {ep} stands for the endpoint name):\n"
@@ -305,6 +312,25 @@ static bool parse_action(const struct options *opt, const char *text, struct act
 }
 
 /* Splits a coap://HOST[:PORT] or coaps://HOST[:PORT] URI into the options. */
+/* --bind A or A-B: IPv4 addresses, B not below A. */
+static bool parse_bind(const char *text, struct options *opt)
+{
+    char first[INET_ADDRSTRLEN] = "";
+    const char *dash = strchr(text, '-');
+    const char *last = dash != NULL ? dash + 1 : text;
+    size_t len = dash != NULL ? (size_t)(dash - text) : strlen(text);
+    struct in_addr a, b;
+    if (len == 0 || len >= sizeof(first))
+        return false;
+    memcpy(first, text, len);
+    if (inet_pton(AF_INET, first, &a) != 1 || inet_pton(AF_INET, last, &b) != 1 ||
+        ntohl(b.s_addr) < ntohl(a.s_addr))
+        return false;
+    opt->bind_first = ntohl(a.s_addr);
+    opt->bind_count = ntohl(b.s_addr) - ntohl(a.s_addr) + 1;
+    return true;
+}
+
 static bool parse_server(const char *text, struct options *opt)
 {
     coap_uri_t uri;
@@ -520,6 +546,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         OPT_UNRESPONSIVE,
         OPT_DELAY_MS,
         OPT_QUIET,
+        OPT_BIND,
+        OPT_STAMP,
         OPT_PSK_IDENTITY,
         OPT_PSK_KEY,
         OPT_PSK_FILE,
@@ -550,6 +578,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         {"unresponsive", no_argument, NULL, OPT_UNRESPONSIVE},
         {"delay-ms", required_argument, NULL, OPT_DELAY_MS},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"stamp", no_argument, NULL, OPT_STAMP},
         {"psk-identity", required_argument, NULL, OPT_PSK_IDENTITY},
         {"psk-key", required_argument, NULL, OPT_PSK_KEY},
         {"psk-file", required_argument, NULL, OPT_PSK_FILE},
@@ -672,6 +702,13 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         case OPT_QUIET:
             opt->quiet = true;
             break;
+        case OPT_BIND:
+            if (!parse_bind(optarg, opt))
+                return usage_error("--bind needs an IPv4 address or a range A-B (A <= B)", optarg);
+            break;
+        case OPT_STAMP:
+            opt->stamp = true;
+            break;
         case OPT_PSK_IDENTITY:
             opt->psk_identity = optarg;
             break;
@@ -706,6 +743,9 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         return usage_error("--awake is for queue mode: add --queue", NULL);
     if (opt->ep != NULL && (opt->count != 1 || have_prefix))
         return usage_error("--ep names a single device: no --count above 1, no --ep-prefix", NULL);
+    if (opt->bind_count > 0 &&
+        (opt->count - 1) / opt->bind_count > GW_BIND_PORT_LAST - GW_BIND_PORT_BASE)
+        return usage_error("--bind: too few addresses for --count (one per 12768 devices)", NULL);
     if (optind >= argc)
         return usage_error("no ACTION given", NULL);
     int status = check_dtls_options(opt, psk_file, psk_key);
@@ -795,8 +835,8 @@ int main(int argc, char **argv)
     }
     unsigned long ok = sim_ok_count(sim);
     unsigned long failed = sim_failed_count(sim);
-    printf("{\"summary\":true,\"ok\":%lu,\"failed\":%lu,\"seconds\":%.3f", ok, failed,
-           (sim_now_ms() - started) / 1e3);
+    printf("{\"summary\":true,\"ok\":%lu,\"failed\":%lu,\"seconds\":%.3f,\"notifications\":%lu", ok,
+           failed, (sim_now_ms() - started) / 1e3, sim_notification_count(sim));
     sim_print_dtls_summary(sim, stdout);
     fputs("}\n", stdout);
     fflush(stdout);

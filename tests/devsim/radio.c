@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -147,6 +148,27 @@ static void on_ssl_info(const SSL *ssl, int where, int ret)
         libcoap_cb(ssl, where, ret);
 }
 
+/* The local address of `dev`'s socket under --bind, or NULL for libcoap's choice (any
+ * address, an ephemeral port). Device i gets address first + i mod count and port
+ * GW_BIND_PORT_BASE + i / count: libcoap sets SO_REUSEADDR on a client socket it binds, and
+ * with it the kernel may give two sockets the same ephemeral port (answers then reach the
+ * wrong device), so the ports are chosen here, below the ephemeral range. Points into a
+ * static buffer, valid until the next call. */
+static const coap_address_t *local_address(const struct device *dev)
+{
+    static coap_address_t local;
+    const struct options *opt = dev->sim->opt;
+    if (opt->bind_count == 0)
+        return NULL;
+    coap_address_init(&local);
+    local.size = sizeof(struct sockaddr_in);
+    local.addr.sin.sin_family = AF_INET;
+    local.addr.sin.sin_port = htons((uint16_t)(GW_BIND_PORT_BASE + dev->index / opt->bind_count));
+    local.addr.sin.sin_addr.s_addr =
+        htonl(opt->bind_first + (uint32_t)(dev->index % opt->bind_count));
+    return &local;
+}
+
 static coap_session_t *new_psk_session(struct device *dev)
 {
     const struct options *opt = dev->sim->opt;
@@ -158,7 +180,8 @@ static coap_session_t *new_psk_session(struct device *dev)
     setup.psk_info.identity.length = strlen(dev->psk_identity);
     setup.psk_info.key.s = dev->psk_key;
     setup.psk_info.key.length = dev->psk_key_len;
-    return coap_new_client_session_psk2(dev->ctx, NULL, &dev->sim->server, COAP_PROTO_DTLS, &setup);
+    return coap_new_client_session_psk2(dev->ctx, local_address(dev), &dev->sim->server,
+                                        COAP_PROTO_DTLS, &setup);
 }
 
 static coap_session_t *new_pki_session(struct device *dev)
@@ -180,7 +203,8 @@ static coap_session_t *new_pki_session(struct device *dev)
     setup.pki_key.key.pem.public_cert = dev->cert_file;
     setup.pki_key.key.pem.private_key = dev->key_file;
     setup.pki_key.key.pem.ca_file = dev->ca_file;
-    return coap_new_client_session_pki(dev->ctx, NULL, &dev->sim->server, COAP_PROTO_DTLS, &setup);
+    return coap_new_client_session_pki(dev->ctx, local_address(dev), &dev->sim->server,
+                                       COAP_PROTO_DTLS, &setup);
 }
 
 bool radio_connect(struct device *dev, const char **why)
@@ -190,9 +214,11 @@ bool radio_connect(struct device *dev, const char **why)
     dev->cipher = NULL;
     dev->renew = false;
     dev->dtls_error[0] = '\0';
-    /* A NULL local address makes libcoap open a socket of its own for the session. */
+    /* libcoap opens a socket of its own for the session, bound to the local address when
+     * one is given (--bind), else to any. */
     if (!opt->dtls)
-        dev->session = coap_new_client_session(dev->ctx, NULL, &dev->sim->server, COAP_PROTO_UDP);
+        dev->session = coap_new_client_session(dev->ctx, local_address(dev), &dev->sim->server,
+                                               COAP_PROTO_UDP);
     else if (dev->cert_file != NULL)
         dev->session = new_pki_session(dev);
     else

@@ -336,6 +336,7 @@ static void on_get(coap_resource_t *resource, coap_session_t *session, const coa
     if (notification) {
         /* pmin and pmax count from when the notification really goes out */
         node->last_ms = sim_now_ms();
+        dev->sim->notifications++;
         o.event = "notify";
         o.observe = seq;
         o.con = coap_pdu_get_type(response) == COAP_MESSAGE_CON;

@@ -47,6 +47,11 @@ unsigned long sim_ok_count(const struct sim *sim)
     return sim->ok;
 }
 
+unsigned long sim_notification_count(const struct sim *sim)
+{
+    return sim->notifications;
+}
+
 unsigned long sim_failed_count(const struct sim *sim)
 {
     return sim->failed;
@@ -611,7 +616,8 @@ static bool resolve_server(const struct options *opt, coap_address_t *server)
 }
 
 /* Every device holds three descriptors (GW_FDS_PER_DEVICE): raise the soft limit as far as
- * needed. */
+ * needed, and the hard limit too where the process may (root, CAP_SYS_RESOURCE), up to the
+ * kernel's fs.nr_open. */
 static bool ensure_descriptors(size_t count)
 {
     struct rlimit limit;
@@ -621,6 +627,9 @@ static bool ensure_descriptors(size_t count)
     if (limit.rlim_cur >= needed)
         return true;
     if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) {
+        struct rlimit raised = {.rlim_cur = needed, .rlim_max = needed};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            return true;
         fprintf(stderr,
                 "devsim: %zu devices need %lu file descriptors (%d each), the limit is %lu\n",
                 count, (unsigned long)needed, GW_FDS_PER_DEVICE, (unsigned long)limit.rlim_max);

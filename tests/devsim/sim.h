@@ -18,6 +18,10 @@
 #define GW_SEND_PATHS_MAX 16
 /* Longest pre-shared key, in bytes (--psk-key, --psk-file). */
 #define GW_PSK_KEY_MAX 128
+/* --bind: the source ports of the devices on each address, up to GW_BIND_PORT_LAST (below
+ * Linux's ephemeral range, 32768 and up). */
+#define GW_BIND_PORT_BASE 20000
+#define GW_BIND_PORT_LAST 32767
 /* Longest PSK identity, {ep} replaced (OpenSSL takes up to 256 bytes). */
 #define GW_PSK_IDENTITY_MAX 255
 
@@ -79,6 +83,11 @@ struct options {
     double awake;           /* --awake: seconds a device listens after each uplink; < 0: always */
     bool unresponsive;      /* --unresponsive: every request from the server is dropped */
     unsigned long delay_ms; /* --delay-ms: requests answered separately, this late; 0: not */
+    /* --bind: device i's socket is bound to IPv4 address bind_first + i mod bind_count (host
+     * byte order), so that more devices than one address has ports can run; 0: any. */
+    uint32_t bind_first;
+    uint32_t bind_count;
+    bool stamp; /* --stamp: 3303/x/5700 is the wall clock in microseconds at each change */
     /* Set (from a signal handler) to end the current wait or serve action early. */
     const volatile sig_atomic_t *interrupted;
 };
@@ -135,6 +144,9 @@ void sim_set_silent(struct sim *sim);
 /* Requests that got a 2.xx answer, and all others (errors, timeouts, not sent). */
 unsigned long sim_ok_count(const struct sim *sim);
 unsigned long sim_failed_count(const struct sim *sim);
+
+/* Notifications the devices built (and handed to libcoap to send) since the start. */
+unsigned long sim_notification_count(const struct sim *sim);
 
 /* Monotonic time in milliseconds, for durations. */
 double sim_now_ms(void);

@@ -155,6 +155,7 @@ struct sim {
     size_t in_flight;
     unsigned long ok;
     unsigned long failed;
+    unsigned long notifications; /* built by serve.c's GET handler */
     double started_ms;
 
     /* Value changes: device i changes at tick_round_ms + i * tick_ms / count. */
