@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <MQTTAsync.h>
@@ -308,8 +311,27 @@ static void subscribe(struct bridge *b)
     }
 }
 
+/* Paho MQTT C leaves Nagle's algorithm on, and gives no access to its socket: an answer
+ * published right after the PUBACK of its request then waits for the broker's delayed ACK
+ * (40 ms and more per request at QoS 1). Every connected TCP socket of the process gets
+ * TCP_NODELAY: the broker connection, and the HTTP listener's connections, which lose
+ * nothing by it. */
+static void no_delay(int fd, void *arg)
+{
+    (void)arg;
+    int type, on = 1;
+    socklen_t len = sizeof(type);
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
+        getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
+        (peer.ss_family == AF_INET || peer.ss_family == AF_INET6))
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 static void on_connected_event(struct bridge *b)
 {
+    gw_each_socket(no_delay, NULL);
     b->connected = true;
     b->announced = false;
     b->connecting = false;

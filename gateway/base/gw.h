@@ -77,6 +77,11 @@ bool gw_utf8_valid(const uint8_t *p, size_t n);
  * -GW_ERR_FULL when the bytes do not fit. Keys read from files and configuration use it. */
 int gw_hex_decode(const char *text, size_t len, uint8_t *out, size_t cap);
 
+/* Calls fn(fd, arg) for every socket the process has open (read from /proc/self/fd): for the
+ * socket options the libraries keep to themselves. A descriptor another thread closes and
+ * reuses meanwhile may be passed too; fn must tolerate any socket. */
+void gw_each_socket(void (*fn)(int fd, void *arg), void *arg);
+
 #define GW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define GW_STRINGIFY_(x) #x
 #define GW_STRINGIFY(x) GW_STRINGIFY_(x)

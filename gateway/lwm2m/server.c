@@ -8,6 +8,7 @@
 
 #include <netdb.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,9 @@
 #define DEFAULT_MAX_RETRANSMIT 4
 #define DEFAULT_QUEUE_AWAKE 93 /* seconds: MAX_TRANSMIT_WAIT, LwM2M's default awake time */
 #define SEPARATE_RESPONSE_MARGIN_MS 5000
-#define READ_BATCH_MAX 64      /* datagrams read per listener for one pass of libcoap's timers */
-#define READS_PER_PROCESS 1024 /* datagrams per server_process(), so that MQTT gets its turn */
+#define READ_BATCH_MAX 64        /* datagrams read per listener for one pass of libcoap's timers */
+#define RECEIVE_BUFFER (4 << 20) /* bytes of datagrams a listener queues: a burst of Registers */
+#define READS_PER_PROCESS 1024   /* datagrams per server_process(), so that MQTT gets its turn */
 
 struct server {
     coap_context_t *coap;
@@ -706,6 +708,38 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
     ops_nack(lw->ops, sent, reason);
 }
 
+struct listeners {
+    const coap_address_t *addr;
+    size_t n;
+};
+
+/* A registration storm arrives faster than any loop turn: the default receive buffer (208 KiB)
+ * drops Registers, which come back only after the devices' 2-3 s retransmission timeout, and
+ * non-confirmable notifications, which never come back. libcoap 4.3.1 does not hand out its
+ * listeners' descriptors, so they are found by their bound address. */
+static void widen_receive_buffer(int fd, void *arg)
+{
+    const struct listeners *ls = arg;
+    int type, size = RECEIVE_BUFFER;
+    socklen_t len = sizeof(type);
+    coap_address_t bound;
+    coap_address_init(&bound);
+    bound.size = sizeof(bound.addr);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM ||
+        getsockname(fd, &bound.addr.sa, &bound.size) != 0)
+        return;
+    for (size_t i = 0; i < ls->n; i++) {
+        if (!coap_address_equals(&bound, &ls->addr[i]))
+            continue;
+        /* Past net.core.rmem_max only with CAP_NET_ADMIN; else as much as that allows. */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        len = sizeof(size);
+        if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0)
+            log_debug("receive-buffer fd=%d bytes=%d", fd, size);
+    }
+}
+
 static int resolve(const struct listen_uri *l, coap_address_t *out)
 {
     struct addrinfo hints = {
@@ -782,20 +816,30 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     if (!lw->dtls)
         goto out_free;
 
+    coap_address_t *bound = calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*bound));
+    if (!bound)
+        goto out_free;
     for (size_t i = 0; i < cfg->n_listen; i++) {
         const struct listen_uri *l = &cfg->listen[i];
         coap_address_t addr;
-        if (resolve(l, &addr) < 0)
+        if (resolve(l, &addr) < 0) {
+            free(bound);
             goto out_free;
+        }
+        bound[i] = addr;
         if (!coap_new_endpoint(lw->coap, &addr,
                                l->scheme == GW_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP)) {
             log_error("listen-failed uri=%s reason=\"cannot bind (in use, or not an address of "
                       "this host)\"",
                       l->uri);
+            free(bound);
             goto out_free;
         }
         log_info("listening uri=%s", l->uri);
     }
+    struct listeners ls = {bound, cfg->n_listen};
+    gw_each_socket(widen_receive_buffer, &ls);
+    free(bound);
 
     coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
     if (!r)
