@@ -215,6 +215,8 @@ void downlink_expire(struct bridge *b)
 
 /* ---- inbound messages ---- */
 
+static bool mark_dispatch(struct bridge *b, const char *ep);
+
 void downlink_message(struct bridge *b, const struct inbox_message *m)
 {
     char err[256];
@@ -260,12 +262,16 @@ void downlink_message(struct bridge *b, const struct inbox_message *m)
         answer_once(b, req.ep, m->response_topic, m->correlation, m->correlation_len, &res);
         goto out;
     }
-    /* Committed before anything about it is published ("held", its answer). */
-    store_commit(b->store);
     b->ctr[BR_REQ_ACCEPTED]++;
     log_debug("request-accepted ep=%s seq=%lld op=%s ttl=%lld", req.ep, (long long)r->seq,
               mappings_op_name(req.dev.op), (long long)ttl);
-    downlink_dispatch(b, req.ep);
+    /* Dispatched after the inbox is empty, under one commit for all the requests it held
+     * (downlink_run_dispatches): nothing about a request is published or sent before it is
+     * committed. */
+    if (!mark_dispatch(b, req.ep)) {
+        store_commit(b->store);
+        downlink_dispatch(b, req.ep);
+    }
 out:
     request_clear(&req);
 }
@@ -329,20 +335,25 @@ size_t downlink_observations(struct bridge *b, const char *ep, struct observe_sp
 
 /* The server's callbacks run inside its own request handling: sending the next request from
  * there could reach back into the observation being answered. The endpoint is marked instead
- * and dispatched at the top of the next turn (bridge_process). */
-static void mark_dispatch(struct bridge *b, const char *ep)
+ * and dispatched at the top of the next turn (bridge_process). False when out of memory. */
+static bool mark_dispatch(struct bridge *b, const char *ep)
 {
     struct pending_dispatch *p = NULL;
     HASH_FIND_STR(b->to_dispatch, ep, p);
-    if (p || !(p = calloc(1, sizeof(*p))))
-        return;
+    if (p)
+        return true;
+    if (!(p = calloc(1, sizeof(*p))))
+        return false;
     snprintf(p->ep, sizeof(p->ep), "%s", ep);
     HASH_ADD_STR(b->to_dispatch, ep, p);
+    return true;
 }
 
 void downlink_run_dispatches(struct bridge *b)
 {
     struct pending_dispatch *p, *tmp;
+    if (b->to_dispatch)
+        store_commit(b->store);
     HASH_ITER(hh, b->to_dispatch, p, tmp)
     {
         HASH_DEL(b->to_dispatch, p);
