@@ -14,6 +14,8 @@ packages=(
   mosquitto
   # tests: unit tests, raw CoAP client, the end-to-end scenarios
   libcmocka-dev libcoap3-bin clang libclang-rt-14-dev mosquitto-clients python3 python3-pytest python3-paho-mqtt
+  # tests: the end-to-end scenarios under memcheck (tools/valgrind.sh)
+  valgrind
   # tests: the container image, built and run without a container engine (test_15_image.py)
   buildah debootstrap
 )

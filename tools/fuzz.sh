@@ -32,5 +32,7 @@ for t in "${targets[@]}"; do
     exit 1
   }
   runs=$(echo "$out" | sed -n 's/^stat::number_of_executed_units: *//p')
-  echo "fuzz: $t ok, ${runs:-?} runs in ${seconds}s"
+  rate=$(echo "$out" | sed -n 's/^stat::average_exec_per_sec: *//p')
+  cov=$(echo "$out" | grep -E '^#[0-9]+' | tail -1 | sed -n 's/.* cov: \([0-9]*\) .* corp: \([0-9]*\).*/\1 edges, corpus \2/p')
+  echo "fuzz: $t ok, ${runs:-?} runs in ${seconds}s (${rate:-?} exec/s, ${cov:-? edges})"
 done

@@ -362,7 +362,8 @@ void manage_report(struct manage *m, struct reg_entry *e, uint64_t handle, enum 
     case GW_OP_DISCOVER:
         links = malloc(len + 1);
         if (links) {
-            memcpy(links, data, len);
+            if (len) /* no payload: data is NULL, and memcpy(x, NULL, 0) is UB */
+                memcpy(links, data, len);
             links[len] = '\0';
         }
         res.links = links ? links : "";

@@ -4,6 +4,9 @@
 worked examples of the LwM2M TS Core (TLV 7.4.3, SenML JSON 7.4.4, SenML CBOR 7.4.5, LwM2M JSON
 1.0 6.4.4), plus a few refused ones. Each file is one input of roundtrip.h: byte 0 picks the
 request path (the index into rt_bases; bit 7 set: no object model), fuzz_text.c's byte 1 the format, the rest is the payload.
+Also the hand-made seeds of fuzz_coap (corpus/coap/; capture_coap.py adds devsim's real
+traffic) and the requests of fuzz_mqtt_inbound (corpus/mqtt_inbound/, those of
+tests/e2e/test_12_requests.py), in the record forms their files describe.
 Run it again after changing a seed or rt_bases; files it does not write (crash reproducers) stay.
 """
 import json
@@ -305,6 +308,224 @@ TEXT = {
     "link_discover_resource": (SENSOR, LNK, b"</3303/0/5700>;gt=30;lt=-10;st=0.5"),
 }
 
+# ---- whole CoAP datagrams (fuzz_coap.c): hand-made ones; devsim's real traffic is captured by
+# capture_coap.py into corpus/coap/devsim_* ----
+
+def coap(mtype, code, mid, token, options=(), payload=b""):
+    """A CoAP message: options as (number, bytes), sorted here."""
+    out = bytes([0x40 | mtype << 4 | len(token), code]) + struct.pack(">H", mid) + token
+    last = 0
+    for num, val in sorted(options, key=lambda o: o[0]):
+        head, ext = b"", b""
+        for n in (num - last, len(val)):
+            if n < 13:
+                head += bytes([n])
+            elif n < 269:
+                head, ext = head + bytes([13]), ext + bytes([n - 13])
+            else:
+                head, ext = head + bytes([14]), ext + struct.pack(">H", n - 269)
+        out += bytes([head[0] << 4 | head[1]]) + ext + val
+        last = num
+    return out + (b"\xff" + payload if payload else b"")
+
+
+CON, NON, ACK, RST = 0, 1, 2, 3
+GET, POST, PUT, DELETE = 1, 2, 3, 4
+CREATED, CHANGED, CONTENT = 0x41, 0x44, 0x45
+OBS, LOC, PATH, CF, QUERY, BLOCK1 = 6, 8, 11, 12, 15, 27
+LINKS = b"</1/0>,</3/0>,</3303/0>"
+
+
+def rec(data, flags=0, sel=0, submit=0):
+    """One record of fuzz_coap.c: flags bit 0 the token of the gateway's request `sel`, bit 1
+    its message id, bit 2 from the second socket; `submit` request 1-15 of its table first."""
+    return bytes([flags | submit << 4, sel]) + struct.pack(">H", len(data)) + data
+
+
+def register(mid=0x1000, ep=b"dev-1", query=(b"lt=300", b"lwm2m=1.1", b"b=U"), payload=LINKS,
+             cf=None):
+    opts = [(PATH, b"rd"), (QUERY, b"ep=" + ep)] + [(QUERY, q) for q in query]
+    if cf is not None:
+        opts.append((CF, bytes([cf]) if cf else b""))
+    return coap(CON, POST, mid, b"\x01", opts, payload)
+
+
+def update(mid=0x1001, query=(), payload=b""):
+    return coap(CON, POST, mid, b"\x02", [(PATH, b"rd"), (PATH, b"XXXXXXXX")] +
+                [(QUERY, q) for q in query], payload)
+
+
+DEREGISTER = coap(CON, DELETE, 0x1002, b"\x03", [(PATH, b"rd"), (PATH, b"XXXXXXXX")])
+SENML_TEMP = b'[{"bn":"/3303/0/","n":"5700","v":21.5},{"n":"5701","vs":"Cel"}]'
+
+
+def observed(payload, cf, seq=1, code=CONTENT):
+    """The device's ACK to the gateway's first request (its Observe of /3303); cf None: no
+    Content-Format (TLV, for an object)."""
+    opts = [(OBS, bytes([seq]))] + ([] if cf is None else [(CF, bytes([cf]) if cf else b"")])
+    return rec(coap(ACK, code, 0, b"", opts, payload), 3, 0)
+
+
+def blocks(msg_for, payload, size=16):
+    """A Register sent Block1-wise (RFC 7959), blocks of `size` bytes."""
+    out, n = b"", (len(payload) + size - 1) // size
+    for i in range(n):
+        more = 1 if i < n - 1 else 0
+        out += rec(msg_for(i, bytes([i << 4 | more << 3 | (size.bit_length() - 5)]),
+                           payload[i * size:(i + 1) * size]))
+    return out
+
+
+# Each input starts with fuzz_coap.c's configuration byte (1: no observations).
+COAP_SEEDS = {
+    "register_and_deregister": b"\0" + rec(register()) + rec(DEREGISTER),
+    "register_update_deregister_no_observations": b"\x01" + rec(register()) +
+        rec(update(query=(b"lt=60", b"b=UQ"))) + rec(update(0x1003, payload=b"</3/0>")) +
+        rec(DEREGISTER),
+    "register_observe_notify": b"\0" + rec(register()) + observed(SENML_TEMP, 110) +
+        rec(coap(NON, CONTENT, 0x2000, b"", [(OBS, b"\x02"), (CF, bytes([110]))],
+                 b'[{"bn":"/3303/0/","n":"5700","v":22}]'), 1, 0) +
+        rec(coap(CON, CONTENT, 0x2001, b"", [(OBS, b"\x03"), (CF, bytes([110]))],
+                 b'[{"bn":"/3303/1/","n":"5700","v":-4}]'), 1, 0),
+    "register_observe_stale": b"\0" + rec(register()) + observed(SENML_TEMP, 110, seq=9) +
+        rec(coap(NON, CONTENT, 0x2000, b"", [(OBS, b"\x08"), (CF, bytes([110]))], SENML_TEMP),
+            1, 0),
+    "register_observe_refused": b"\0" + rec(register()) + observed(b"", 0, code=0x84),
+    "register_observe_reset": b"\0" + rec(register()) + rec(coap(RST, 0, 0, b""), 2, 0),
+    "register_observe_undecodable": b"\0" + rec(register()) + observed(b"\xc8\x00\x14", 0x2d),
+    # UBSan: memset(NULL, 0, 0) in observe.c report_split() (an object observed, no record)
+    "crash_empty_object_notification": b"\0" + rec(register()) + observed(b"", None),
+    "register_then_read": b"\x01" + rec(register()) +
+        rec(coap(ACK, CONTENT, 0, b"", [(CF, b"")], b"Open Mobile Alliance"), 3, 0, submit=1),
+    "register_then_create": b"\x01" + rec(register()) +
+        rec(coap(ACK, CREATED, 0, b"", [(LOC, b"3303"), (LOC, b"7")]), 3, 0, submit=8),
+    # UBSan: memcpy(links, NULL, 0) in manage.c manage_report() (a Discover answered empty)
+    "crash_discover_empty_answer": b"\x01" + rec(register()) +
+        rec(coap(ACK, CONTENT, 0, b""), 3, 0, submit=6),
+    "register_then_discover": b"\x01" + rec(register()) +
+        rec(coap(ACK, CONTENT, 0, b"", [(CF, bytes([40]))], b"</3/0>,</3/0/0>,</3/0/9>;pmin=10"),
+            3, 0, submit=6),
+    "register_then_read_separate": b"\x01" + rec(register()) +
+        rec(coap(ACK, 0, 0, b""), 2, 0, submit=1) +
+        rec(coap(CON, CONTENT, 0x3000, b"", [(CF, b"")], b"Open Mobile Alliance"), 1, 0),
+    # lwm2m.h: on_result "never from inside server_submit()"; an observe or cancel-observe
+    # submitted while an observe request waits on the same path ends it there (fuzz_coap.c)
+    "crash_result_inside_submit": b"\x01" + rec(register()) + rec(b"", submit=10) +
+        rec(b"", submit=11),
+    "crash_result_inside_submit_observe": b"\x01" + rec(register()) + rec(b"", submit=10) +
+        rec(b"", submit=10),
+    "register_then_request_dropped": b"\x01" + rec(register(), submit=3) + rec(DEREGISTER),
+    "send_senml_json": b"\0" + rec(register()) +
+        rec(coap(CON, POST, 0x1005, b"\x05", [(PATH, b"dp"), (CF, bytes([110]))], SENML_TEMP)),
+    "send_unregistered": b"\0" + rec(coap(CON, POST, 0x1005, b"\x05", [(PATH, b"dp"), (CF, bytes([110]))],
+                                  SENML_TEMP)),
+    "send_wrong_format": b"\0" + rec(register()) +
+        rec(coap(CON, POST, 0x1005, b"\x05", [(PATH, b"dp"), (CF, b"")], b"21.5")),
+    "update_from_another_port": b"\0" + rec(register()) + rec(update(), flags=4),
+    "retransmitted_register": b"\0" + rec(register()) + rec(register()),
+    "register_block1": b"\0" + blocks(lambda i, opt, part: coap(
+        CON, POST, 0x1100 + i, b"\x09", [(PATH, b"rd"), (QUERY, b"ep=dev-b"), (QUERY, b"lt=60"),
+                                          (BLOCK1, opt)], part),
+        LINKS + b',</3303/1>,</3303/2>;ver=1.1'),
+    # SEGV in libcoap 4.3.1 (block.c, Block1 reassembly): a Register's first block, then another
+    # Register (new token, other query) whose Block1 says block 0, last, with no payload
+    "crash_block1_then_empty_last_block": b"\0" + rec(coap(
+        CON, POST, 0x1100, b"\x09", [(PATH, b"rd"), (QUERY, b"ep=dev-b"), (BLOCK1, b"\x08")],
+        LINKS[:16])) + rec(coap(CON, POST, 0x1101, b"\x31",
+                                [(PATH, b"rd"), (QUERY, b"ep=dev-c"), (BLOCK1, b"\x00")])),
+    "register_replaced": b"\0" + rec(register()) + rec(register(0x1010, query=(b"lwm2m=1.0",))),
+    "register_reserved_ep": b"\0" + rec(register(ep=b"gateway")),
+    "register_no_ep": b"\0" + rec(coap(CON, POST, 0x1000, b"\x01", [(PATH, b"rd"), (QUERY, b"lt=60")],
+                               LINKS)),
+    "register_bad_version": b"\0" + rec(register(query=(b"lwm2m=2.0",))),
+    "register_bad_lifetime": b"\0" + rec(register(query=(b"lt=abc",))),
+    "register_wrong_format": b"\0" + rec(register(cf=0)),
+    "register_no_links": b"\0" + rec(register(payload=b"")),
+    "register_too_many_queries": b"\0" + rec(register(query=tuple(b"x%d=1" % i for i in range(20)))),
+    "rd_get": b"\0" + rec(coap(CON, GET, 0x1000, b"\x01", [(PATH, b"rd")])),
+    "rd_put": b"\0" + rec(coap(CON, PUT, 0x1000, b"\x01", [(PATH, b"rd")], LINKS)),
+    "unknown_location": b"\0" + rec(coap(CON, DELETE, 0x1000, b"\x01", [(PATH, b"rd"), (PATH, b"nosuchid")])),
+    "unknown_path": b"\0" + rec(coap(CON, GET, 0x1000, b"", [(PATH, b"3"), (PATH, b"0")])),
+    "unknown_token_notification": b"\0" + rec(coap(NON, CONTENT, 0x2000, b"\xaa" * 8,
+                                           [(OBS, b"\x05"), (CF, b"")], b"1")),
+    "ping": b"\0" + rec(coap(CON, 0, 0x1000, b"")),
+    "reset": b"\0" + rec(coap(RST, 0, 0x1000, b"")),
+    "garbage": b"\0" + rec(b"\x00\x01\x02") + rec(b"") + rec(b"\x7f" * 40) + rec(b"\x40\x01"),
+}
+
+# ---- inbound MQTT requests (fuzz_mqtt_inbound.c): the requests of tests/e2e/test_12 ----
+
+def mqtt(topic, payload, response_topic=None, correlation=None, expiry=None):
+    """One record of fuzz_mqtt_inbound.c."""
+    props, head = 0, b""
+    if response_topic is not None:
+        props, head = props | 1, head + response_topic.encode() + b"\0"
+    if correlation is not None:
+        props, head = props | 2, head + bytes([len(correlation)]) + correlation
+    if expiry is not None:
+        props, head = props | 4, head + struct.pack(">I", expiry)
+    if not isinstance(payload, bytes):
+        payload = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+    return bytes([props]) + head + topic.encode() + b"\0" + struct.pack(">H", len(payload)) + payload
+
+
+def req(doc, ep="dev-1", **kw):
+    return mqtt(f"lwm2m/{ep}/request", doc, **kw)
+
+
+MQTT_SEEDS = {
+    "read": b"\0" + req({"id": "1", "op": "read", "path": "/3/0/0"}),
+    "read_instance": b"\0" + req({"id": "5", "op": "read", "path": "/3/0"}),
+    "read_missing_device_error": b"\1" + req({"id": "6", "op": "read", "path": "/9/0/0"}),
+    "write_read": b"\0" + req({"id": "2", "op": "write", "path": "/1/0/1", "value": 321}) +
+        req({"id": "3", "op": "read", "path": "/1/0/1"}),
+    "write_instance_update": b"\0" + req({"id": "w", "op": "write", "path": "/1/0",
+                                           "mode": "update", "values": {"1": 60, "6": True}}),
+    "execute": b"\0" + req({"id": "4", "op": "execute", "path": "/3/0/4", "args": "0='now'"}),
+    "write_and_execute_topics": b"\0" + mqtt("lwm2m/dev-1/write/1/0/1", "77") +
+        mqtt("lwm2m/dev-1/execute/3/0/4", ""),
+    "discover_separate": b"\3" + req({"id": "d", "op": "discover", "path": "/3/0"}),
+    "write_attributes": b"\0" + req({"id": "wa", "op": "write-attributes", "path": "/3303/0/5700",
+                                      "attributes": {"pmin": 5, "pmax": 60, "gt": 30.5}}),
+    "create_delete": b"\0" + req({"id": "c", "op": "create", "path": "/3303", "iid": 7,
+                                   "values": {"5700": 21.5}}) +
+        req({"id": "del", "op": "delete", "path": "/3303/7"}),
+    "observe_cancel": b"\0" + req({"id": "o", "op": "observe", "path": "/3303/0/5700",
+                                    "attributes": {"pmin": 1}}) +
+        req({"id": "x", "op": "cancel-observe", "path": "/3303/0/5700"}),
+    "composite": b"\0" + req({"id": "rc", "op": "read-composite",
+                               "paths": ["/3/0/0", "/3303/0/5700"]}) +
+        req({"id": "wc", "op": "write-composite", "values": {"/1/0/1": 5, "/3303/0/5701": "Cel"}}) +
+        req({"id": "oc", "op": "observe-composite", "paths": ["/3303/0/5700", "/3/0/9"]}),
+    "composite_to_lwm2m_10": b"\0" + req({"id": "rc", "op": "read-composite",
+                                           "paths": ["/3/0/0"]}, ep="old-1"),
+    "read_reset": b"\2" + req({"id": "r", "op": "read", "path": "/3/0/0"}, ep="old-1"),
+    "held_and_ttl": b"\0" + req({"id": "h1", "op": "read", "path": "/3/0/0"}, ep="ghost") +
+        req({"id": "t0", "op": "read", "path": "/3/0/0", "ttl": 0}, ep="ghost") +
+        req({"id": "t1", "op": "read", "path": "/3/0/0", "ttl": 1}, ep="ghost"),
+    "hold_max": b"\0" + b"".join(req({"id": f"f{i}", "op": "read", "path": "/3/0/0"}, ep="ghost")
+                                  for i in range(6)),
+    "invalid": b"\0" + b"".join(req(doc) for doc in (
+        {"id": "a", "op": "dance", "path": "/3/0/0"}, {"id": "b", "op": "read", "path": "3/0/x"},
+        {"id": "c", "op": "write", "path": "/3/0/13", "value": "soon"},
+        {"id": "d", "op": "execute", "path": "/3/0"},
+        {"id": "e", "op": "read", "path": "/3/0/0", "ttl": -1},
+        {"id": "f", "op": "read", "path": "/3/0/0", "vaule": 1})) +
+        req("{not json") + mqtt("lwm2m/dev-1/nothing", "") + mqtt("lwm2m//request", "{}"),
+    "mqtt5_properties": b"\0" + req({"id": "v", "op": "read", "path": "/3/0/0"},
+                                     response_topic="app/replies/7", correlation=b"\x01corr",
+                                     expiry=30) +
+        req({"id": "e", "op": "read", "path": "/3/0/0"}, ep="ghost", expiry=0),
+    "qos0_broker_fails_once": b"\x0c" + req({"id": "q", "op": "read", "path": "/3/0/0"}),
+    "commands": b"\0" + mqtt("lwm2m/dev-1/reboot", "") + mqtt("lwm2m/dev-1/setpoint/0", "21.5") +
+        mqtt("lwm2m/dev-1/apn/0", "11:0") + mqtt("site/dev-1/cmd/0/5700", "") +
+        mqtt("lwm2m/dev-1/many", {"paths": ["/3/0/9", "/3303/0/5700"]}) +
+        mqtt("lwm2m/dev-1/setmany", {"values": {"/1/0/1": 7}}) +
+        mqtt("lwm2m/dev-1/attrs/0", {"attributes": {"pmin": 2, "st": 0.5}}) +
+        mqtt("lwm2m/dev-1/watch", "") + mqtt("lwm2m/dev-1/unwatch", "") +
+        mqtt("lwm2m/dev-1/forget/7", ""),
+}
+
 
 def write(target, name, data):
     d = os.path.join(HERE, "corpus", target)
@@ -326,6 +547,10 @@ def main():
         write("rawcbor", name, bytes([base]) + payload)
     for name, (base, fmt, payload) in TEXT.items():
         write("text", name, bytes([base, fmt]) + payload)
+    for name, data in COAP_SEEDS.items():
+        write("coap", name, data)
+    for name, data in MQTT_SEEDS.items():
+        write("mqtt_inbound", name, data)
 
 
 if __name__ == "__main__":
