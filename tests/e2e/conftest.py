@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -38,10 +39,15 @@ MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None)
 COAP_CLIENT = shutil.which("coap-client-openssl")
 
-START_TIMEOUT = 8.0   # seconds for a process to come up (sanitizer builds are slower)
-STOP_TIMEOUT = 6.0    # seconds for the gateway to stop after SIGTERM/SIGINT
-WAIT_TIMEOUT = 5.0    # seconds for an expected MQTT message
-SETTLE = 0.4          # seconds of silence taken as "nothing more is coming"
+# GW_VALGRIND=1 (tools/valgrind.sh) runs every gateway the fixtures start under valgrind's
+# memcheck; the waits below then stretch by GW_E2E_SLOWNESS (default 10 under valgrind, else 1).
+VALGRIND = os.environ.get("GW_VALGRIND") == "1"
+SLOWNESS = float(os.environ.get("GW_E2E_SLOWNESS") or (10 if VALGRIND else 1))
+
+START_TIMEOUT = 8.0 * SLOWNESS  # seconds for a process to come up (sanitizer builds are slower)
+STOP_TIMEOUT = 6.0 * SLOWNESS   # seconds for the gateway to stop after SIGTERM/SIGINT
+WAIT_TIMEOUT = 5.0 * SLOWNESS   # seconds for an expected MQTT message
+SETTLE = 0.4 * min(SLOWNESS, 3)  # seconds of silence taken as "nothing more is coming"
 
 
 # ---------------------------------------------------------------- environment
@@ -465,14 +471,47 @@ def _gateway_env(extra: Optional[dict]) -> dict:
     return env
 
 
+VALGRIND_SUPPRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                     "tools", "valgrind.supp")
+
+
+def _gateway_argv(gw_binary: str, args, report: str) -> List[str]:
+    """The command that starts the gateway: itself, or under valgrind (GW_VALGRIND=1) with its
+    report written to `report`, exiting 99 on a memory error or a definite leak."""
+    if not VALGRIND:
+        return [gw_binary, *args]
+    argv = ["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
+            "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+            "--num-callers=30", f"--log-file={report}"]
+    if os.path.exists(VALGRIND_SUPPRESSIONS):
+        argv.append(f"--suppressions={VALGRIND_SUPPRESSIONS}")
+    return argv + [gw_binary, *args]
+
+
+def valgrind_report(path: str) -> str:
+    """The valgrind log at `path` when it counts errors, else ""."""
+    try:
+        with open(path, "r", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    counts = re.findall(r"ERROR SUMMARY: (\d+) errors", text)
+    return text if any(int(n) for n in counts) else ""
+
+
 def run_gateway(gw_binary: str, *args: str, env: Optional[dict] = None,
                 timeout: float = 10.0) -> subprocess.CompletedProcess:
     """Runs the gateway to completion (for the command-line checks); a sanitizer report in
-    its stderr fails the test."""
-    p = subprocess.run([gw_binary, *args], capture_output=True, text=True,
-                       env=_gateway_env(env), timeout=timeout, stdin=subprocess.DEVNULL)
+    its stderr, or a valgrind report (GW_VALGRIND=1), fails the test."""
+    with tempfile.NamedTemporaryFile(prefix="gw-valgrind-", suffix=".log") as report:
+        p = subprocess.run(_gateway_argv(gw_binary, args, report.name), capture_output=True,
+                           text=True, env=_gateway_env(env), timeout=timeout * SLOWNESS,
+                           stdin=subprocess.DEVNULL)
+        vg = valgrind_report(report.name)
     if any(marker in p.stderr for marker in SANITIZER_MARKERS):
         pytest.fail(f"sanitizer report from {' '.join(args)}:\n{p.stderr}", pytrace=False)
+    if vg:
+        pytest.fail(f"valgrind report from {' '.join(args)}:\n{vg}", pytrace=False)
     return p
 
 
@@ -502,7 +541,8 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
         log_path = str(tmp_path / f"gateway-{n}.stderr")
         mark = mqtt.mark()
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen([gw_binary, "-c", str(conf), *args], stdout=log,
+            proc = subprocess.Popen(_gateway_argv(gw_binary, ["-c", str(conf), *args],
+                                                  log_path + ".valgrind"), stdout=log,
                                     stderr=log, stdin=subprocess.DEVNULL,
                                     env=_gateway_env(env), start_new_session=True)
         gw = Gateway(proc, udp, prefix, str(conf), log_path)
@@ -530,6 +570,9 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
         report = gw.sanitizer_report()
         if report:
             problems.append(f"sanitizer report in the gateway's stderr:\n{report}")
+        report = valgrind_report(gw.log_path + ".valgrind")
+        if report:
+            problems.append(f"valgrind report ({gw.log_path}.valgrind):\n{report}")
         if gw.expect_exit is not None and rc != gw.expect_exit:
             problems.append(f"the gateway exited with {rc} after SIGTERM, expected "
                             f"{gw.expect_exit}\n--- gateway stderr ---\n{gw.log()}")
@@ -1195,3 +1238,29 @@ def raw_device():
     yield make
     for d in made:
         d.close()
+
+
+# ---------------------------------------------------------------- build and process facts
+
+def sanitized_build(binary: Optional[str] = None) -> bool:
+    """Whether the gateway under test (GW_BINARY, or `binary`) was built with AddressSanitizer
+    (cmake -DGW_SANITIZE=ON): everything runs about three times slower there, so load tests
+    scale down."""
+    path = binary or os.environ.get("GW_BINARY", "")
+    try:
+        with open(path, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def vm_rss_kb(pid: int) -> int:
+    """The resident set size of process `pid` in KiB (VmRSS in /proc/PID/status), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
