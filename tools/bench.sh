@@ -6,7 +6,8 @@
 # --quick (GW_BENCH_QUICK=1) asks the script benchmarks for small counts and short runs.
 # The script benchmarks append their main figures, each beside the baseline measured in the
 # same run, to build-bench/bench-summary.md (tests/bench/benchlib.py), started here and
-# printed at the end: the suite's summary table.
+# printed at the end: the suite's summary table, with the machine's load average (it may be
+# shared) and the suite's duration.
 # A benchmark is tests/bench/bench_NAME.c registered with gw_bench() in tests/bench/CMakeLists.txt,
 # or a script tests/bench/bench_NAME.sh / bench_NAME.py run with GW_BUILD_DIR and GW_SOURCE_DIR
 # set; each is found here by that name, so adding one needs no change to this file.
@@ -38,6 +39,8 @@ summary=build-bench/bench-summary.md
   echo "| benchmark | figure | value | baseline (same run) | ratio | target |"
   echo "|---|---|---|---|---|---|"
 } >"$summary"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+t0=$(date +%s)
 status=0
 for n in "${names[@]}"; do
   echo "== bench_$n ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -53,6 +56,11 @@ for n in "${names[@]}"; do
   fi
   echo
 done
+# The machine may be shared (tests, fuzzers): its load beside the figures.
+{
+  echo
+  echo "Load average (1, 5, 15 min) at the start: $load0; at the end: $(cut -d' ' -f1-3 /proc/loadavg); $(( $(date +%s) - t0 )) s."
+} >>"$summary"
 echo "== summary ($summary)"
 cat "$summary"
 exit $status

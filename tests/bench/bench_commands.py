@@ -5,9 +5,11 @@ final answer is on `bench/{ep}/response`; P endpoints in parallel (1, and every 
 devsim device). The baseline, in the same run and with the same tool: the MQTT round trip
 through the broker alone, to an echo client (mqttload echo) that answers every
 `echo/{ep}/request` on `echo/{ep}/response`. At QoS 0 and at QoS 1 (the gateway's mqtt.qos,
-the requests' and the subscriptions' QoS). At QoS 1 a lone round trip takes about 88 ms on
-either path: Paho C sets no TCP_NODELAY, so a PUBLISH written right after a PUBACK waits for
-the broker's delayed ACK (Nagle), on the gateway's connection as on mqttload's."""
+the requests' and the subscriptions' QoS). Paho C leaves Nagle on: the gateway, mqttload and
+the broker (set_tcp_nodelay) all set TCP_NODELAY, else a QoS 1 PUBLISH written right after a
+PUBACK waits for the peer's delayed ACK (a lone round trip took 88 ms on either path). The
+gateway is recorded with perf while every endpoint is in parallel
+(build-bench/perf-commands-qos{0,1}.data, top symbols in the .txt beside it)."""
 import sys
 
 import benchlib as b
@@ -36,11 +38,13 @@ def run(qos):
         echo = b.start_mqttload("echo", "--uri", broker.uri, "--prefix", "echo", "--qos", qos)
         try:
             for p in (1, D):
+                rec = b.perf_start(gw.pid, f"commands-qos{qos}") if p == D else None
                 c0 = b.cpu_seconds(gw.pid)
                 g = rr(broker, b.PREFIX, p, qos)
                 cpu = b.cpu_seconds(gw.pid) - c0
+                top = b.perf_stop(rec)
                 e = rr(broker, "echo", p, qos)
-                rows.append((p, g, e, cpu))
+                rows.append((p, g, e, cpu, top))
         finally:
             echo.terminate()
             echo.wait(10)
@@ -60,12 +64,15 @@ def main():
 
 
 def report(qos, rows):
-    for p, g, e, cpu in rows:
+    for p, g, e, cpu, top in rows:
         print(f"  QoS {qos}, {p} in parallel: gateway {g['rate']:,.0f} requests/s ({g['ok']} ok, "
               f"{g['other']} other, {g['held']} held; p50 {g.get('p50_us', 0) / 1000:.2f} ms, "
               f"p99 {g.get('p99_us', 0) / 1000:.2f} ms; gateway CPU {cpu:.1f} s) | "
               f"broker echo {e['rate']:,.0f}/s (p50 {e.get('p50_us', 0) / 1000:.2f} ms, "
               f"p99 {e.get('p99_us', 0) / 1000:.2f} ms) | ratio {b.ratio(g['rate'], e['rate'])}")
+        if top:
+            with open(top) as f:
+                print(f"  perf top symbols ({top}):\n    " + "    ".join(f.readlines()))
         b.summary_row("commands", f"QoS {qos}: read requests/s, {p} endpoint(s) in parallel",
                       b.fmt(g["rate"]), f"broker echo {b.fmt(e['rate'])}",
                       b.ratio(g["rate"], e["rate"]))

@@ -6,7 +6,8 @@ JSON on the same kind of topics, same broker and subscriber) and a plain loopbac
 send/receive rate.
 
 1. Saturation: D devices at a rate far above what devsim can send; sent (devsim's count),
-   received, delivered/s. The gateway is recorded with perf (build-bench/perf-notify.data).
+   received, delivered/s. The gateway is recorded with perf
+   (build-bench/perf-notify-qos{0,1}.data, top symbols in the .txt beside it).
 2. Max sustainable rate: offered rates of 1/2, 3/4 and 1 of the saturated delivery; the
    highest that arrives with loss <= 1 % (a start-up loss of about 100-500 messages, found
    at any rate and any duration, would otherwise hide every rate).
@@ -14,11 +15,18 @@ send/receive rate.
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate.
 
-devsim sends from one thread: where its sent rate stays below the offered one, devsim, not the
-gateway, is what saturated; the gateway's CPU per notification then says how far it could go.
+One devsim process sends from one thread and tops out near 20000 notifications/s (libcoap
+re-arms the device's timerfd for each notification, costly in a VM), so the devices are spread
+over P devsim processes (GW_BENCH_NOTIFY_PROCS, default 3), each on its own 127.0.0.x. Every
+flood reports the CPU, in cores, of the gateway (and of its main thread, the one that cannot
+spread), of each devsim, the broker and the subscriber, and how busy the whole machine was
+(it may be shared): whichever is at a core (the gateway's main thread, a devsim) or the
+machine at all its cores, is the limit. The gateway's CPU per delivered notification stands
+beside the plain publisher's CPU per message: both are one Paho client.
 
 Counts: every device's first value (the answer to the Observe) is published too, so a run
 expects notifications + D messages. No assertion on any figure."""
+import os
 import sys
 import time
 
@@ -30,20 +38,33 @@ TOPIC = f"{b.PREFIX}/+/data/3303/0/5700"
 OBSERVE = '{ path = "/3303/0/5700"; }'
 
 
+PROCS = int(os.environ.get("GW_BENCH_NOTIFY_PROCS", "3"))
+
+
 def flood(qos, offered, perf=False):
-    """D devices changing offered/D times a second for T s. Returns the figures."""
+    """D devices changing offered/D times a second for T s, from PROCS devsim processes.
+    Returns the figures."""
     with b.Workdir("notify") as w:
         broker = b.Broker(w.path)
         w.procs.append(broker)
         gw = b.Gateway(w.path, broker, qos=qos, observe=OBSERVE, name="notify")
         w.procs.append(gw)
         sub = b.Subscriber(broker, [TOPIC], qos=qos, idle=3.0, warmup=1.5, max_seconds=120)
-        rec = b.perf_start(gw.pid, "notify") if perf else None
-        c0 = b.cpu_seconds(gw.pid)
+        rec = b.perf_start(gw.pid, f"notify-qos{qos}") if perf else None
+        c0, t0 = b.cpu_seconds(gw.pid), b.thread_cpu_seconds(gw.pid)
+        q0 = b.runqueue_wait_seconds(gw.pid)
+        bc0, m0, u0, w0 = b.cpu_seconds(broker.proc.pid), b.machine_busy(), \
+            b.udp_rcvbuf_errors(), time.time()
         fleet = b.Fleet(gw.server, D, ["register", f"wait:{T + 1.0}", "silent"], "--stamp",
-                        rate=offered / D, concurrency=256)
+                        rate=offered / D, concurrency=256, processes=PROCS)
         s = fleet.summary()
         cpu = b.cpu_seconds(gw.pid) - c0
+        t1 = b.thread_cpu_seconds(gw.pid)
+        main_cpu = t1.get(GW_MAIN, 0.0) - t0.get(GW_MAIN, 0.0)
+        main_wait = b.runqueue_wait_seconds(gw.pid) - q0
+        bcpu, m1, drops = b.cpu_seconds(broker.proc.pid) - bc0, b.machine_busy(), \
+            b.udp_rcvbuf_errors() - u0
+        wall = time.time() - w0
         top = b.perf_stop(rec)
         r = sub.result()
         expected = s["notifications"] + D
@@ -51,12 +72,44 @@ def flood(qos, offered, perf=False):
         # devsim notifies from the first observation (about the first message the
         # subscriber sees) until it prints its summary
         sent_span = s["end"] - r["first_us"] / 1e6 if r["count"] else 0
+        # cores: CPU seconds over the wall time of the fleet (devsim's own from its start)
         return {"qos": qos, "offered": offered, "sent": s["notifications"],
                 "sent_rate": s["notifications"] / sent_span if sent_span > 0 else 0.0,
                 "received": r["count"],
-                "expected": expected, "lost": expected - r["count"],
+                "expected": expected, "lost": expected - r["count"], "udp_drops": drops,
                 "rate": r["count"] / span if span > 0 else 0.0, "p50": r.get("p50_us"),
-                "p99": r.get("p99_us"), "max": r.get("max_us"), "gw_cpu": cpu, "perf": top}
+                "p99": r.get("p99_us"), "max": r.get("max_us"), "gw_cpu": cpu,
+                "gw_cores": cpu / wall, "gw_main_cores": main_cpu / wall,
+                "gw_main_waiting": main_wait / wall,
+                "devsim_cores": [c / wall for c in s["cpu"]], "broker_cores": bcpu / wall,
+                "sub_cores": r.get("cpu_s", 0.0) / wall,
+                "machine_cores": (m1[0] - m0[0]) / max(1, m1[1] - m0[1]) * NCPU, "perf": top}
+
+
+GW_MAIN = "lwm2m-mqtt-gate"  # the main thread's name (comm: the binary's, cut to 15)
+NCPU = os.cpu_count() or 1
+
+
+def limit(r):
+    """What bounded a flood: the gateway's main thread or a devsim at (nearly) a core, else
+    the machine at (nearly) all its cores, else none of them (then the broker, the subscriber
+    or the network path)."""
+    found = []
+    if r["gw_main_cores"] >= 0.9:
+        found.append("gateway")
+    if any(c >= 0.9 for c in r["devsim_cores"]):
+        found.append("devsim")
+    if not found and r["machine_cores"] >= 0.9 * NCPU:
+        found.append(f"machine ({NCPU} cores)")
+    return " and ".join(found) or "none at a core"
+
+
+def cores(r):
+    return (f"gateway {r['gw_cores']:.2f} (main thread {r['gw_main_cores']:.2f}, and "
+            f"{r['gw_main_waiting']:.2f} runnable waiting for a CPU), devsim "
+            + "+".join(f"{c:.2f}" for c in r["devsim_cores"])
+            + f", broker {r['broker_cores']:.2f}, subscriber {r['sub_cores']:.2f}; machine "
+            f"{r['machine_cores']:.2f} of {NCPU} busy")
 
 
 def plain_publisher(qos, rate=0.0, count=None):
@@ -71,6 +124,7 @@ def plain_publisher(qos, rate=0.0, count=None):
                        "--count", n, "--qos", qos, "--rate", rate)
         r = sub.result()
         return {"sent": p["sent"], "received": r["count"], "rate": r["rate"],
+                "cpu_per_msg": p.get("cpu_s", 0.0) / max(1, p["sent"]),
                 "p50": r.get("p50_us"), "p99": r.get("p99_us"), "max": r.get("max_us")}
 
 
@@ -89,12 +143,16 @@ def main():
     b.summary_row("notify", "plain UDP loopback datagrams/s (baseline)", b.fmt(udp["rate"]))
     for qos in (0, 1):
         base = plain_publisher(qos, count=int(60000 * T) if qos == 0 else int(35000 * T))
-        sat = flood(qos, 100000, perf=(qos == 1))
+        sat = flood(qos, 100000, perf=True)
+        gw_us = sat["gw_cpu"] / max(1, sat["received"]) * 1e6
         print(f"  QoS {qos}: plain publisher {base['rate']:,.0f}/s ({base['received']} of "
-              f"{base['sent']}); gateway at saturation: devsim sent {sat['sent']} "
+              f"{base['sent']}, {base['cpu_per_msg'] * 1e6:.1f} us CPU per message); gateway at "
+              f"saturation ({PROCS} devsim): devsim sent {sat['sent']} "
               f"({sat['sent_rate']:,.0f}/s), received {sat['received']} of {sat['expected']} "
-              f"(lost {sat['lost']}), delivered {sat['rate']:,.0f}/s, gateway CPU "
-              f"{sat['gw_cpu']:.1f} s")
+              f"(lost {sat['lost']}, UDP receive buffer drops {sat['udp_drops']}), delivered "
+              f"{sat['rate']:,.0f}/s, gateway CPU {sat['gw_cpu']:.1f} s = {gw_us:.1f} us per "
+              f"notification")
+        print(f"  QoS {qos}: cores at saturation: {cores(sat)}; limit: {limit(sat)}")
         if sat["perf"]:
             with open(sat["perf"]) as f:
                 print(f"  perf top symbols ({sat['perf']}):\n    " + "    ".join(f.readlines()))
@@ -105,7 +163,7 @@ def main():
             ok = r["lost"] <= 0.01 * r["expected"]
             print(f"  QoS {qos}: offered {offered:,.0f}/s: sent {r['sent']} ({r['sent_rate']:,.0f}/s), "
                   f"received {r['received']} of {r['expected']}, delivered {r['rate']:,.0f}/s"
-                  f"{'' if ok else '  (loss > 1 %)'}")
+                  f"{'' if ok else '  (loss > 1 %)'}; UDP drops {r['udp_drops']}; {cores(r)}")
             if ok:
                 best = r
         max_rate = best["sent_rate"] if best else sat["rate"]
@@ -113,9 +171,12 @@ def main():
                       f"received {sat['received']} of {sat['expected']})", b.fmt(sat["rate"]),
                       f"plain Paho pub {b.fmt(base['rate'])}", b.ratio(sat["rate"], base["rate"]),
                       ">= 0.8")
-        b.summary_row("notify", f"QoS {qos}: gateway CPU per delivered notification at "
-                      "saturation (us)", f"{sat['gw_cpu'] / max(1, sat['received']) * 1e6:.1f}",
-                      "-", "-", "-")
+        b.summary_row("notify", f"QoS {qos}: CPU us per message at saturation, gateway "
+                      "(all threads) vs plain publisher", f"{gw_us:.1f}",
+                      f"plain Paho pub {base['cpu_per_msg'] * 1e6:.1f}",
+                      b.ratio(gw_us, base["cpu_per_msg"] * 1e6), "-")
+        b.summary_row("notify", f"QoS {qos}: cores at saturation ({PROCS} devsim); limit",
+                      cores(sat) + f"; limit: {limit(sat)}", "-", "-", "-")
         b.summary_row("notify", f"QoS {qos}: max sustainable notifications/s (loss <= 1 %)",
                       b.fmt(best["sent_rate"]) if best else "none with loss <= 1 %",
                       f"plain Paho pub {b.fmt(base['rate'])}",

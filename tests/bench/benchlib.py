@@ -66,6 +66,45 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def thread_cpu_seconds(pid):
+    """utime + stime of each thread of the process, by thread name (comm), in seconds: the
+    gateway's main thread is "lwm2m-mqtt-gate", Paho's are MQTTAsync_send and _rcv."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
+def runqueue_wait_seconds(pid, tid=None):
+    """Seconds the thread (the main thread by default) has waited runnable for a CPU, from
+    /proc/PID/task/TID/schedstat: starved, not idle."""
+    with open(f"/proc/{pid}/task/{tid or pid}/schedstat") as f:
+        return int(f.read().split()[1]) / 1e9
+
+
+def machine_busy():
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat: the share of the machine
+    in use over an interval, whoever used it (the machine may be shared)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+def udp_rcvbuf_errors():
+    """Datagrams the kernel dropped for a full receive buffer, machine-wide, since boot."""
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Udp:")]
+    return int(dict(zip(rows[0][1:], rows[1][1:]))["RcvbufErrors"])
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -200,17 +239,19 @@ def per_process():
 
 
 class Fleet:
-    """`count` devsim devices in as few processes as the descriptor limit allows (names
-    PREFIX0.. in one process; d{k}-0.. per process k in several). Every process runs
-    `actions` (--quiet); summary() waits for all of them and adds up their summary lines."""
+    """`count` devsim devices in as few processes as the descriptor limit allows, or in
+    `processes` of them when more are wanted (to send faster than one devsim thread can);
+    names PREFIX0.. in one process, d{k}-0.. per process k in several, each then on its own
+    source address 127.0.0.{k+2}. Every process runs `actions` (--quiet); summary() waits for
+    all of them and adds up their summary lines and the CPU seconds they used."""
 
     def __init__(self, server, count, actions, *extra, prefix="dev-", lifetime=3600, rate=0,
-                 concurrency=1000, timeout_ms=30000):
+                 concurrency=1000, timeout_ms=30000, processes=None):
         per = per_process()
-        k = -(-count // per)
+        k = max(-(-count // per), processes or 1)
         self.procs = []
         for i in range(k):
-            n = min(per, count - i * per)
+            n = count // k + (1 if i < count % k else 0)
             name = prefix if k == 1 else f"d{i}-"
             bind = [] if k == 1 else ["--bind", f"127.0.0.{i + 2}"]
             args = [DEVSIM, "--server", server, "--count", str(n), "--ep-prefix", name,
@@ -229,8 +270,10 @@ class Fleet:
     def summary(self, timeout=900):
         """Waits for every process; returns their summaries added up, with `start` (the
         wall time the first one began its actions: the setup of many devices is not
-        counted), `end` (when the last one printed its summary) and `seconds` between."""
-        total = {"ok": 0, "failed": 0, "notifications": 0, "processes": len(self.procs)}
+        counted), `end` (when the last one printed its summary) and `seconds` between, and
+        `cpu` (the CPU seconds of each process, from its end's resource usage)."""
+        total = {"ok": 0, "failed": 0, "notifications": 0, "processes": len(self.procs),
+                 "cpu": []}
         starts, ends = [], []
         for p in self.procs:
             summary = None
@@ -239,7 +282,12 @@ class Fleet:
                     summary = json.loads(line)
                     ends.append(time.time())
                     starts.append(ends[-1] - summary["seconds"])
-            p.wait(timeout)
+            try:
+                _, status, ru = os.wait4(p.pid, 0)
+                p.returncode = os.waitstatus_to_exitcode(status)
+                total["cpu"].append(ru.ru_utime + ru.ru_stime)
+            except ChildProcessError:  # already reaped
+                p.wait(timeout)
             if summary is None:
                 raise RuntimeError(f"devsim printed no summary: {p.stderr.read()[-800:]}")
             for key in ("ok", "failed", "notifications"):
@@ -260,9 +308,50 @@ def perf_start(pid, name):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
 
 
+# Debian 12's libcoap 4.3.1 and Paho MQTT C 1.3.11 are stripped and have no debug packages:
+# perf shows their internal functions as addresses. The ones found in the benchmarks'
+# profiles, read off their disassembly (these builds only, by build id):
+# (library, build id, first, end, name).
+LIB_SYMBOLS = [
+    ("libcoap-3-openssl.so.3.0.0", "0b173463d73fcc2f4efae9a7251fc5673c838140", 0x1d5a0, 0x1e080,
+     "coap_endpoint_get_session [by address]"),
+    ("libcoap-3-openssl.so.3.0.0", "0b173463d73fcc2f4efae9a7251fc5673c838140", 0x20e30, 0x20ec0,
+     "coap_delete_node (walks the context's sendqueue) [by address]"),
+    ("libcoap-3-openssl.so.3.0.0", "0b173463d73fcc2f4efae9a7251fc5673c838140", 0x21ab0, 0x21bd0,
+     "coap_remove_from_queue (walks the sendqueue) [by address]"),
+    ("libpaho-mqtt3as.so.1.3.11", "b4a3e7f94fc4f45834d21f126f9edb3669cca8fc", 0x9570, 0x957c,
+     "cmdMessageIDCompare (MQTTAsync_assignMsgId's walk of the commands) [by address]"),
+    ("libpaho-mqtt3as.so.1.3.11", "b4a3e7f94fc4f45834d21f126f9edb3669cca8fc", 0x12f80, 0x12f8c,
+     "messageIDCompare (MQTTAsync_assignMsgId's walk of outboundMsgs) [by address]"),
+    ("libpaho-mqtt3as.so.1.3.11", "b4a3e7f94fc4f45834d21f126f9edb3669cca8fc", 0x21430, 0x214c0,
+     "ListFindItem [by address]"),
+]
+
+
+def _name_addresses(row):
+    m = re.search(r"(lib\S+\.so\S*)\s+\[\.\]\s+0x([0-9a-f]+)", row)
+    if not m:
+        return row
+    addr = int(m.group(2), 16)
+    for lib, build_id, first, end, name in LIB_SYMBOLS:
+        if lib == m.group(1) and first <= addr < end and _build_id(lib) == build_id:
+            return f"{row}  {name}"
+    return row
+
+
+def _build_id(lib):
+    path = os.path.join("/usr/lib/x86_64-linux-gnu", lib)
+    try:
+        out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True).stdout
+    except OSError:
+        return None
+    m = re.search(r"Build ID:\s*([0-9a-f]+)", out)
+    return m.group(1) if m else None
+
+
 def perf_stop(handle, top=15):
     """Stops the recording; writes the top symbols (self time) next to it as .txt and returns
-    that file's name."""
+    that file's name. Addresses that LIB_SYMBOLS knows get their name."""
     if handle is None:
         return None
     proc, out = handle
@@ -277,7 +366,7 @@ def perf_stop(handle, top=15):
     txt = out[:-5] + ".txt"
     rows = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
     with open(txt, "w") as f:
-        f.write("\n".join(rows[:top]) + "\n")
+        f.write("\n".join(_name_addresses(r) for r in rows[:top]) + "\n")
     return txt
 
 
