@@ -59,9 +59,11 @@ static void answer_once(struct bridge *b, const char *ep, const char *response_t
  * request leaves the store as soon as Paho took the answer. */
 static void publish_final(struct bridge *b, struct held *r)
 {
-    r->token = 0;
+    int token = 0;
+    hold_set_token(b->hold, r, 0);
     int rc = bridge_publish_answer(b, r->answer_topic, r->answer, r->correlation,
-                                   r->correlation_len, &r->token);
+                                   r->correlation_len, &token);
+    hold_set_token(b->hold, r, token);
     if (rc == GW_OK && (b->qos == 0 || r->token == 0))
         hold_remove(b->hold, r);
 }
@@ -111,7 +113,7 @@ void downlink_delivered(struct bridge *b, int token, bool ok)
         hold_remove(b->hold, r);
         return;
     }
-    r->token = 0; /* published again on the next connection */
+    hold_set_token(b->hold, r, 0); /* published again on the next connection */
     log_warn("answer-undelivered seq=%lld reason=\"publication failed: sent again on the next "
              "connection\"",
              (long long)r->seq);

@@ -16,6 +16,7 @@ struct hold {
     struct held_queue *queues; /* by ep */
     struct held *by_seq;
     struct held *answered;
+    struct held *by_token;
     struct heap expiries;
     size_t count;
 };
@@ -62,6 +63,7 @@ void hold_free(struct hold *h)
         }
         free(q);
     }
+    HASH_CLEAR(hh_token, h->by_token);
     while (h->answered) {
         struct held *next = h->answered->next;
         HASH_DEL(h->by_seq, h->answered);
@@ -242,7 +244,10 @@ int hold_answer(struct hold *h, struct held *r, const char *topic, const char *a
     r->answer_topic = t;
     r->answer = a;
     r->token = 0;
+    r->prev = NULL;
     r->next = h->answered;
+    if (h->answered)
+        h->answered->prev = r;
     h->answered = r;
     return GW_OK;
 }
@@ -254,10 +259,19 @@ struct held *hold_answered(struct hold *h)
 
 struct held *hold_by_token(struct hold *h, int token)
 {
-    for (struct held *r = h->answered; r; r = r->next)
-        if (r->token == token)
-            return r;
-    return NULL;
+    struct held *r = NULL;
+    if (token)
+        HASH_FIND(hh_token, h->by_token, &token, sizeof(token), r);
+    return r;
+}
+
+void hold_set_token(struct hold *h, struct held *r, int token)
+{
+    if (r->token)
+        HASH_DELETE(hh_token, h->by_token, r);
+    r->token = token;
+    if (token)
+        HASH_ADD(hh_token, h->by_token, token, sizeof(r->token), r);
 }
 
 void hold_remove(struct hold *h, struct held *r)
@@ -265,11 +279,13 @@ void hold_remove(struct hold *h, struct held *r)
     if (r->q) {
         unqueue(h, r);
     } else {
-        struct held **pp = &h->answered;
-        while (*pp && *pp != r)
-            pp = &(*pp)->next;
-        if (*pp)
-            *pp = r->next;
+        hold_set_token(h, r, 0);
+        if (r->prev)
+            r->prev->next = r->next;
+        else if (h->answered == r)
+            h->answered = r->next;
+        if (r->next)
+            r->next->prev = r->prev;
     }
     h->count--;
     HASH_DEL(h->by_seq, r);

@@ -28,10 +28,13 @@ struct held {
     bool submitted;      /* handed to the server, its result not yet in */
     char *answer_topic;  /* answered: the final answer, kept until the broker has it */
     char *answer;
-    int token;              /* answered: Paho's token of its publication in flight, 0: none */
-    struct heap_node timer; /* expiry, monotonic ms */
-    struct held *next;      /* in its queue, or in the list of answered requests */
-    UT_hash_handle hh;      /* by seq */
+    int token;               /* answered: Paho's token of its publication in flight, 0: none;
+                                set with hold_set_token() */
+    struct heap_node timer;  /* expiry, monotonic ms */
+    struct held *next;       /* in its queue, or in the list of answered requests */
+    struct held *prev;       /* in the list of answered requests */
+    UT_hash_handle hh;       /* by seq */
+    UT_hash_handle hh_token; /* by token, while it has one */
 };
 
 struct held_queue {
@@ -72,8 +75,11 @@ int hold_answer(struct hold *h, struct held *r, const char *topic, const char *a
 /* The answered requests, linked through `next` (from hold_answer and hold_load). */
 struct held *hold_answered(struct hold *h);
 
-/* The answered request whose publication has Paho token `token`, or NULL. */
+/* The answered request whose publication has Paho token `token`, or NULL. O(1). */
 struct held *hold_by_token(struct hold *h, int token);
+
+/* Records the Paho token of the publication of `r`'s answer (0: none in flight). */
+void hold_set_token(struct hold *h, struct held *r, int token);
 
 /* Takes `r` out (the broker has its final answer): from the store and from memory, freed. */
 void hold_remove(struct hold *h, struct held *r);
