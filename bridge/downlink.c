@@ -29,7 +29,8 @@ void inbox_message_clear(struct inbox_message *m)
 static const char *answer_topic(struct bridge *b, const char *ep, const char *response_topic,
                                 char *buf, size_t len)
 {
-    if (response_topic)
+    /* An empty Response Topic counts as none: Paho refuses to publish on "". */
+    if (response_topic && *response_topic)
         return response_topic;
     if (!ep[0] || mappings_device_topic(b->prefix, ep, "response", buf, len) < 0)
         return NULL;

@@ -1,7 +1,6 @@
 /* http.c - metrics and health over HTTP with libmicrohttpd in its "external select" mode: its
  * epoll descriptor sits in the daemon's epoll and MHD_run() serves on the loop thread, so the
  * handlers read the gateway's state without locks. */
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,31 +85,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 struct http *http_new(const struct listen_uri *where, const struct http_routes *routes)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char port[8];
-    snprintf(port, sizeof(port), "%u", where->port);
-    int rc = getaddrinfo(where->host, port, &hints, &res);
-    if (rc != 0 || !res) {
-        log_error("listen-failed uri=%s reason=\"%s\"", where->uri, gai_strerror(rc));
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    if (listen_resolve(where, &addr, &addr_len) < 0)
         return NULL;
-    }
     struct http *h = calloc(1, sizeof(*h));
-    if (!h) {
-        freeaddrinfo(res);
+    if (!h)
         return NULL;
-    }
     h->routes = *routes;
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    if (res->ai_family == AF_INET6)
+    if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(
-        flags, where->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, res->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
-    freeaddrinfo(res);
+    h->d =
+        MHD_start_daemon(flags, where->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                         mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!h->d) {
         log_error("listen-failed uri=%s reason=\"cannot listen (port in use, or no such "
                   "address)\"",

@@ -3,6 +3,8 @@
  * Pure string work, kept apart from server.c so that the config loader can validate listeners
  * without creating a libcoap context: a bad URI is a configuration problem, not a runtime one. */
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -149,4 +151,26 @@ void listen_clear(struct listen_uri *l)
     free(l->uri);
     free(l->host);
     memset(l, 0, sizeof(*l));
+}
+
+int listen_resolve(const struct listen_uri *l, struct sockaddr_storage *out, socklen_t *len)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = l->scheme == GW_SCHEME_HTTP ? SOCK_STREAM : SOCK_DGRAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", l->port);
+    int rc = getaddrinfo(l->host, port, &hints, &res);
+    if (rc != 0 || !res || res->ai_addrlen > sizeof(*out)) {
+        log_error("listen-failed uri=%s reason=\"%s\"", l->uri,
+                  rc ? gai_strerror(rc) : "no usable address");
+        if (res)
+            freeaddrinfo(res);
+        return -GW_ERR_INVALID;
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return GW_OK;
 }

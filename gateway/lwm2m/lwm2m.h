@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "codec.h"
 #include "data.h"
@@ -313,5 +314,9 @@ const struct registration *server_find(const struct server *lw, const char *ep);
 int listen_parse(const char *uri, unsigned schemes, struct listen_uri *out, char *err,
                  size_t errlen);
 void listen_clear(struct listen_uri *l);
+
+/* The address to bind `l` to (a numeric host, or a name resolved now). Returns GW_OK, or
+ * -GW_ERR_INVALID after logging `listen-failed` with the reason. */
+int listen_resolve(const struct listen_uri *l, struct sockaddr_storage *out, socklen_t *len);
 
 #endif

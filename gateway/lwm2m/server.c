@@ -6,7 +6,6 @@
  * (LwM2M) instead of libcoap's default 2.02. */
 #include "lwm2m.h"
 
-#include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -742,20 +741,13 @@ static void widen_receive_buffer(int fd, void *arg)
 
 static int resolve(const struct listen_uri *l, coap_address_t *out)
 {
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char port[8];
-    snprintf(port, sizeof(port), "%u", l->port);
-    int rc = getaddrinfo(l->host, port, &hints, &res);
-    if (rc != 0 || !res) {
-        log_error("listen-failed uri=%s reason=\"%s\"", l->uri, gai_strerror(rc));
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (listen_resolve(l, &ss, &len) < 0)
         return -GW_ERR_INVALID;
-    }
     coap_address_init(out);
-    out->size = res->ai_addrlen;
-    memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
+    out->size = len;
+    memcpy(&out->addr, &ss, len);
     return GW_OK;
 }
 

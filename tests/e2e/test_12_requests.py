@@ -262,6 +262,11 @@ def test_mqtt5_response_topic_and_correlation_data(gateway, devsim, mqtt, prefix
     m = mqtt.on(f"{prefix}/apps/mine", mark)[0]
     assert m.json()["status"] == "ok"
     assert not r.answers(mark)
+    # An empty Response Topic counts as none: the answer goes to the endpoint's own topic.
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = ""
+    r.send({"id": "e", "op": "read", "path": "/3/0/0"}, properties=props)
+    assert r.final("e", mark)["status"] == "ok"
 
 
 def test_sigkill_while_held_then_restart_delivers(gateway, devsim, mqtt, prefix, req, tmp_path):
