@@ -211,3 +211,28 @@ def test_the_whole_lifecycle_over_mqtt_5(gateway, mqtt, devsim, prefix):
     assert tail[0] == ("status", b"offline", True), tail
     assert tail[1] == ("registration", b"", True), tail
     assert tail[2][0] == "event" and json.loads(tail[2][1])["event"] == "deregistered", tail
+
+
+def test_the_listener_has_room_for_a_burst_of_registers(gateway):
+    """The CoAP listener's receive buffer is widened to 4 MiB (the kernel reports it doubled):
+    a registration storm overflowed the default 208 KiB and lost Registers until the devices
+    retransmitted (ss shows the socket's buffer as skmem rb)."""
+    import os
+    import re
+    import shutil
+    import subprocess
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed")
+    gw = gateway()
+    out = subprocess.run(["ss", "-u", "-a", "-n", "-m", "-p"], capture_output=True, text=True,
+                         timeout=10).stdout
+    lines = out.splitlines()
+    mine = [i for i, line in enumerate(lines)
+            if f"127.0.0.1:{gw.port} " in line and f"pid={gw.proc.pid}," in line]
+    assert mine, out
+    rb = re.search(r"rb(\d+)", lines[mine[0] + 1])
+    # Past net.core.rmem_max only with CAP_NET_ADMIN (root here); else as much as it allows.
+    with open("/proc/sys/net/core/rmem_max") as f:
+        rmem_max = int(f.read())
+    want = 4 << 20 if os.geteuid() == 0 else min(4 << 20, rmem_max)
+    assert rb and int(rb.group(1)) >= want, lines[mine[0]:mine[0] + 2]
