@@ -439,7 +439,7 @@ class Gateway:
 def write_gateway_conf(path, *, port: int, mqtt_uri: str, prefix: str, store: str,
                        lifetime_min: int = 1, lifetime_max: int = 86400,
                        client_id: Optional[str] = None, extra: str = "",
-                       mqtt_extra: str = "", lwm2m_extra: str = "",
+                       mqtt_extra: str = "", lwm2m_extra: str = "", store_extra: str = "",
                        coaps_port: Optional[int] = None) -> None:
     coaps = f', "coaps://127.0.0.1:{coaps_port}"' if coaps_port else ""
     path.write_text(
@@ -458,7 +458,7 @@ def write_gateway_conf(path, *, port: int, mqtt_uri: str, prefix: str, store: st
         "  reconnect_max = 2;\n" + mqtt_extra +
         "};\n"
         "store: {\n"
-        f'  path = "{store}";\n'
+        f'  path = "{store}";\n' + store_extra +
         "};\n" + extra)
 
 
@@ -529,7 +529,7 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
               mqtt_uri: Optional[str] = None, port: Optional[int] = None,
               wait_online: bool = True, wait_started: bool = True, extra_conf: str = "",
               mqtt_conf: str = "", store: Optional[str] = None, lwm2m_conf: str = "",
-              coaps_port: Optional[int] = None,
+              store_conf: str = "", coaps_port: Optional[int] = None,
               args: tuple = ("--log-level", "debug")) -> Gateway:
         n = next(seq)
         udp = port or free_udp_port()
@@ -537,7 +537,8 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
         write_gateway_conf(conf, port=udp, mqtt_uri=mqtt_uri or broker.uri, prefix=prefix,
                            store=store or str(tmp_path / f"state-{n}.db"), lifetime_min=lifetime_min,
                            lifetime_max=lifetime_max, extra=extra_conf, mqtt_extra=mqtt_conf,
-                           lwm2m_extra=lwm2m_conf, coaps_port=coaps_port)
+                           lwm2m_extra=lwm2m_conf, store_extra=store_conf,
+                           coaps_port=coaps_port)
         log_path = str(tmp_path / f"gateway-{n}.stderr")
         mark = mqtt.mark()
         with open(log_path, "wb") as log:
