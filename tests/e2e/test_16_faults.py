@@ -352,7 +352,7 @@ def test_a_gateway_killed_under_load_keeps_its_devices(gateway, devsim, sims, br
         while not stop.is_set():
             ep = eps[i % n_dev]
             req.send(ep, {"id": f"r{i}", "op": "read", "path": "/3/0/9"})
-            reads.append((ep, f"r{i}"))
+            reads.append((ep, f"r{i}", time.time()))
             i += 1
             time.sleep(0.02)
     th = threading.Thread(target=stream, daemon=True)
@@ -383,15 +383,21 @@ def test_a_gateway_killed_under_load_keeps_its_devices(gateway, devsim, sims, br
 
     # Every request has its answer: the reads (those accepted while the gateway was away
     # waited at the broker, in the gateway's session) and the writes it had stored.
-    def all_answered():
-        got = {ep: finals_by_id(answers([mqtt], prefix, ep)) for ep in set(e for e, _ in reads)}
-        return all(rid in got[ep] for ep, rid in reads)
-    assert wait_until(all_answered, WAIT * 2), "some reads have no final answer"
+    # The one loss README admits: Paho acknowledges a request to the broker before the gateway
+    # has it, so one the broker handed over in the instant before the kill, and that the
+    # gateway had not committed yet, is gone. Anything else missing is a defect.
+    def unanswered():
+        got = {ep: finals_by_id(answers([mqtt], prefix, ep)) for ep in set(r[0] for r in reads)}
+        return [(rid, round(t - t_kill, 3)) for ep, rid, t in reads if rid not in got[ep]]
+    wait_until(lambda: not unanswered(), WAIT * 2)
+    lost = unanswered()
+    assert all(-0.5 < dt < 0.1 for _, dt in lost) and len(lost) <= 2, \
+        f"reads without a final answer (id, sent at s after the kill): {lost}"
     assert wait_until(lambda: all(f"w{i}" in finals_by_id(answers([mqtt], prefix, slow))
                                   for i in range(n_w)), WAIT * 2), \
         finals_by_id(answers([mqtt], prefix, slow))
     copies = 0
-    for ep in set(e for e, _ in reads) | {slow}:
+    for ep in set(r[0] for r in reads) | {slow}:
         for rid, docs in finals_by_id(answers([mqtt], prefix, ep)).items():
             assert all(x["status"] == docs[0]["status"] for x in docs), docs
             assert docs[0]["status"] == "ok", docs
@@ -410,7 +416,8 @@ def test_a_gateway_killed_under_load_keeps_its_devices(gateway, devsim, sims, br
     assert not gw2.log_lines(r" registered ep="), "a device registered again"
     puts = [t for t in rslow.trace("request") if t["method"] == "PUT"]
     data_after = len([m for m in mqtt.all()[mark_kill:] if "/data/" in m.topic])
-    print(f"\n[gateway-kill] devices={n_dev}+1 reads={len(reads)} writes={n_w} "
+    print(f"\n[gateway-kill] devices={n_dev}+1 reads={len(reads)} (lost in Paho's hands: "
+          f"{len(lost)}) writes={n_w} "
           f"held at restart={held} restart took {t_up - t_kill:.2f} s, all devices heard "
           f"{t_heard - t_kill:.2f} s after the kill; answer copies={copies} "
           f"writes at the device={len(puts)} (>= {n_w}: one in flight may go again); "
