@@ -33,7 +33,7 @@ struct bridge_config {
     int keepalive;      /* seconds */
     int reconnect_min;  /* seconds before the first reconnect attempt */
     int reconnect_max;  /* backoff ceiling, seconds */
-    int max_buffered;   /* messages kept while disconnected */
+    int max_buffered;   /* publications kept while the broker is away or its window full */
     int stats_interval; /* seconds between {prefix}/gateway/stats summaries; 0: none */
     int session_expiry; /* seconds the broker keeps the gateway's session and queues requests
                            for it while it is away; 0: a clean session every time */

@@ -21,8 +21,8 @@ enum inbox_kind {
     INBOX_CONNECTION_LOST,
     INBOX_MESSAGE,
     INBOX_SUBSCRIBED,  /* the request topics are subscribed: the gateway is online */
-    INBOX_DELIVERED,   /* the broker acknowledged the publication with token `code` */
-    INBOX_UNDELIVERED, /* the publication with token `code` failed */
+    INBOX_DELIVERED,   /* the broker acknowledged the answer with token `code` */
+    INBOX_UNDELIVERED, /* the answer with token `code` failed */
 };
 
 /* An inbound MQTT message, copied out of Paho's thread. */
@@ -59,6 +59,9 @@ struct pending_dispatch {
     UT_hash_handle hh;
 };
 
+/* A publication waiting in the gateway's queue for the broker's window (mqtt.c). */
+struct outgoing;
+
 /* What the bridge counts since it started, for bridge_metrics(). */
 enum bridge_counter {
     /* publications handed to Paho, by kind */
@@ -68,7 +71,8 @@ enum bridge_counter {
     BR_PUB_DATA,   /* values, through the mapping rules */
     BR_PUB_ANSWER, /* answers to requests, "held" included */
     BR_PUB_STATS,
-    BR_DROPPED, /* publications Paho refused (its buffer full while disconnected) */
+    BR_DROPPED, /* publications lost: the queue was full, Paho refused them, or the broker never
+                   acknowledged them */
     /* MQTT messages received on the request topics */
     BR_REQ_ACCEPTED,
     BR_REQ_INVALID,
@@ -113,9 +117,27 @@ struct bridge {
     int64_t started_at;        /* monotonic ms of bridge_new() */
     uint64_t ctr[BR_COUNTERS];
 
+    /* Flow control (mqtt.c). Paho MQTT C 1.3.12 sends what it holds beyond the broker's
+     * Receive Maximum only at its next once-a-second wake-up, and looks for a free message id
+     * by walking everything it holds: the gateway hands Paho at most `window` publications
+     * that wait for the broker's acknowledgement, and keeps the others, in order, in its own
+     * queue. */
+    int window;    /* the CONNACK's Receive Maximum, at most GW_MQTT_WINDOW */
+    int in_flight; /* handed to Paho at QoS >= 1 and not completed */
+    struct outgoing *out_head, *out_tail; /* the queue, oldest first */
+    size_t out_waiting;                   /* in the queue, answers left out */
+    size_t out_max;                       /* mqtt.max_buffered: the bound of out_waiting */
+    size_t out_answers;                   /* answers in the queue (they are never dropped) */
+    int answer_token;                     /* the last token bridge_publish_answer() gave */
+    uint64_t burst[BR_PUB_STATS + 1];     /* dropped from a full queue since the burst began, by
+                                             kind; all 0 outside a burst */
+    uint64_t burst_total;
+
     int efd;
     pthread_mutex_t lock;
     struct inbox_event *head, *tail;
+    unsigned completed; /* publications other than tokened answers that Paho completed */
+    unsigned failed;    /* of them, those it failed */
 };
 
 /* ---- downlink.c ---- */
@@ -151,15 +173,22 @@ void downlink_on_result(void *ctx, const struct registration *reg, uint64_t hand
 size_t downlink_observations(struct bridge *b, const char *ep, struct observe_spec *out, size_t n,
                              size_t cap);
 
-/* Queues one publication (Paho copies it), counted under `kind`. qos -1 means the configured
- * one. Returns GW_OK, -GW_ERR_FULL when Paho's buffer for a disconnected client is full (the
- * message is dropped, counted and logged), or -GW_ERR_IO. */
+/* Publishes `payload` on `topic`, counted under `kind` once handed to Paho; qos -1 means the
+ * configured one. The publication goes to Paho at once while the broker's window has room
+ * and nothing waits before it, else it is copied into the gateway's queue and sent, in order,
+ * as the broker acknowledges what it has. Returns GW_OK (sent or queued), -GW_ERR_FULL when
+ * mqtt.max_buffered publications already wait (it is dropped and counted; a burst of drops
+ * is logged at its start and its end), -GW_ERR_NOMEM, or -GW_ERR_IO when Paho refused it
+ * (dropped, counted and logged). */
 int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic,
                    const void *payload, size_t len, int qos, bool retain);
 
-/* Publishes an answer with MQTT 5 Correlation Data when there is some (mqtt.c). With `token`,
- * Paho's token is written there and the broker's acknowledgement (or a failure) comes back as
- * INBOX_DELIVERED (INBOX_UNDELIVERED); a publication that cannot even be queued leaves 0. */
+/* Publishes an answer with MQTT 5 Correlation Data when there is some (mqtt.c), like
+ * bridge_publish() except that an answer is never dropped for a full queue. With `token`, at
+ * QoS 1 and 2, a token of the gateway's (never 0) is written there and the broker's
+ * acknowledgement, or a failure, comes back as INBOX_DELIVERED (INBOX_UNDELIVERED) with it,
+ * also for an answer that waited in the queue; 0 is written at QoS 0 and when the answer could
+ * not be queued (then the call returns -GW_ERR_NOMEM or -GW_ERR_IO). */
 int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
                           const uint8_t *correlation, size_t correlation_len, int *token);
 

@@ -14,7 +14,15 @@ enum source {
     FROM_GAUGE,  /* enum gauge */
 };
 
-enum gauge { G_REGISTERED, G_OBSERVATIONS, G_HELD, G_MQTT_CONNECTED, G_UPTIME, G_GAUGES };
+enum gauge {
+    G_REGISTERED,
+    G_OBSERVATIONS,
+    G_HELD,
+    G_MQTT_CONNECTED,
+    G_MQTT_QUEUED,
+    G_UPTIME,
+    G_GAUGES
+};
 
 struct metric {
     const char *name;  /* the Prometheus family */
@@ -46,6 +54,10 @@ static const struct metric metrics[] = {
      FROM_GAUGE, G_HELD, true, false},
     {"lwm2m_gw_mqtt_connected", NULL, "mqtt_connected", "1 while connected to the broker",
      FROM_GAUGE, G_MQTT_CONNECTED, true, true},
+    {"lwm2m_gw_mqtt_queued", NULL, "mqtt_queued",
+     "MQTT publications waiting in the gateway: the broker away, or its window of "
+     "unacknowledged publications full",
+     FROM_GAUGE, G_MQTT_QUEUED, true, false},
     {"lwm2m_gw_uptime_seconds", NULL, "uptime", "Seconds since the gateway started", FROM_GAUGE,
      G_UPTIME, true, false},
 
@@ -100,8 +112,8 @@ static const struct metric metrics[] = {
      false},
     {PUBLISHED, "kind=\"stats\"", "published_stats", NULL, FROM_BRIDGE, BR_PUB_STATS, false, false},
     {"lwm2m_gw_mqtt_dropped_total", NULL, "dropped",
-     "MQTT publications dropped: the client library's buffer (mqtt.max_buffered) was full "
-     "while the broker was away",
+     "MQTT publications lost: the gateway's queue (mqtt.max_buffered) was full, the client "
+     "library refused them, or the broker did not acknowledge them",
      FROM_BRIDGE, BR_DROPPED, false, false},
     {MQTT_IN, "result=\"accepted\"", "requests", "MQTT messages on the request topics, by result",
      FROM_BRIDGE, BR_REQ_ACCEPTED, false, false},
@@ -135,6 +147,7 @@ static void collect(const struct bridge *b, uint64_t *out)
     gauge[G_OBSERVATIONS] = b->server ? server_observation_count(b->server) : 0;
     gauge[G_HELD] = hold_count(b->hold);
     gauge[G_MQTT_CONNECTED] = b->connected;
+    gauge[G_MQTT_QUEUED] = b->out_waiting + b->out_answers;
     gauge[G_UPTIME] = (uint64_t)((gw_now_mono_ms() - b->started_at) / 1000);
     for (size_t i = 0; i < GW_ARRAY_LEN(metrics); i++) {
         const struct metric *m = &metrics[i];
