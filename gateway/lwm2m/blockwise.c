@@ -131,9 +131,8 @@ static int append(struct transfer *t, const uint8_t *data, size_t len)
 }
 
 enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const char *key,
-                                   const coap_pdu_t *request, coap_block_t b,
-                                   coap_pdu_t *response, uint8_t **body, size_t *len,
-                                   int64_t now_ms)
+                                   const coap_pdu_t *request, coap_block_t b, coap_pdu_t *response,
+                                   uint8_t **body, size_t *len, int64_t now_ms)
 {
     char why[160];
     while (rx->by_use && rx->by_use->last_used + rx->idle_ms <= now_ms)
@@ -165,8 +164,7 @@ enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const 
                     "Block1: the body is larger than the gateway takes");
     }
     int cf = content_format(request);
-    if (t && offset + n <= t->len && (n == 0 || memcmp(t->body + offset, data, n) == 0) &&
-        b.m) {
+    if (t && offset + n <= t->len && (n == 0 || memcmp(t->body + offset, data, n) == 0) && b.m) {
         /* a retransmission of a block already taken (its 2.31 was lost) */
     } else if (b.num == 0) {
         if (t)
@@ -187,8 +185,8 @@ enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const 
         else if (cf != t->content_format)
             snprintf(why, sizeof(why), "Block1: the Content-Format changed at block %u", b.num);
         else
-            snprintf(why, sizeof(why), "Block1: block %u came where block %zu was expected",
-                     b.num, t->len / size);
+            snprintf(why, sizeof(why), "Block1: block %u came where block %zu was expected", b.num,
+                     t->len / size);
         if (t)
             drop(rx, t);
         return fail(response, COAP_RESPONSE_CODE_INCOMPLETE, why);

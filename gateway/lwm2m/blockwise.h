@@ -62,9 +62,8 @@ enum block_rx_result {
  * DONE: `*body` (malloc'd, the caller frees it) and `*len` hold the whole body, and `response`
  * has the final Block1 option; the caller answers the request. */
 enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const char *key,
-                                   const coap_pdu_t *request, coap_block_t b,
-                                   coap_pdu_t *response, uint8_t **body, size_t *len,
-                                   int64_t now_ms);
+                                   const coap_pdu_t *request, coap_block_t b, coap_pdu_t *response,
+                                   uint8_t **body, size_t *len, int64_t now_ms);
 
 /* Transfers under way. */
 size_t block_rx_count(const struct block_rx *rx);

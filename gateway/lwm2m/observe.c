@@ -366,8 +366,7 @@ int observer_request(struct observer *o, struct reg_entry *e, const struct devic
             return busy(obs, err, errlen);
     for (struct observation *obs = e->observations, *next; obs; obs = next) {
         next = obs->next;
-        if (req->op == GW_OP_OBSERVE && !obs->fetch &&
-            data_path_equal(&obs->spec.path, &spec.path))
+        if (req->op == GW_OP_OBSERVE && !obs->fetch && data_path_equal(&obs->spec.path, &spec.path))
             forget_quiet(o, obs);
     }
     struct observation *obs = add_observation(o, e, &spec);
@@ -560,8 +559,8 @@ static void done_rest(struct op *op, enum op_end end, const coap_pdu_t *answer)
         return;
     }
     o->rejected++;
-    log_warn("notification-rejected ep=%s path=%s rejected_total=%lu reason=\"%s\"",
-             obs->reg->r.ep, path_text(&obs->spec.path, path), o->rejected,
+    log_warn("notification-rejected ep=%s path=%s rejected_total=%lu reason=\"%s\"", obs->reg->r.ep,
+             path_text(&obs->spec.path, path), o->rejected,
              end == GW_OP_ANSWERED ? "the device refused its further blocks"
                                    : "its further blocks did not come");
 }
@@ -571,8 +570,8 @@ static void done_rest(struct op *op, enum op_end end, const coap_pdu_t *answer)
 static void fetch_rest(struct observer *o, struct observation *obs, const coap_pdu_t *pdu)
 {
     char path[32];
-    struct op *op = ops_op_new(o->ops, obs->reg, "notification-blocks", done_rest, o, obs,
-                               token_taken, o);
+    struct op *op =
+        ops_op_new(o->ops, obs->reg, "notification-blocks", done_rest, o, obs, token_taken, o);
     if (op) {
         op->path = obs->spec.path;
         coap_opt_iterator_t it;

@@ -253,8 +253,8 @@ static void resend(struct ops *ops, struct op *op)
 static int keep_head(struct op *op, const coap_pdu_t *first)
 {
     coap_bin_const_t token = coap_pdu_get_token(first);
-    op->head = coap_pdu_init(COAP_MESSAGE_ACK, coap_pdu_get_code(first), 0,
-                             GW_BLOCK_BODY_MAX + 1024);
+    op->head =
+        coap_pdu_init(COAP_MESSAGE_ACK, coap_pdu_get_code(first), 0, GW_BLOCK_BODY_MAX + 1024);
     if (!op->head || !coap_add_token(op->head, token.length, token.s))
         return -GW_ERR_NOMEM;
     coap_opt_iterator_t it;
@@ -340,7 +340,8 @@ static void ask_next_block(struct ops *ops, struct op *op, unsigned szx)
     ops_token(ops, op->wire, op->taken, op->taken_arg);
     HASH_ADD(hh, ops->in_flight, wire, GW_TOKEN_LEN, op);
     op->block2 = true;
-    op->block2_next = (coap_block_t){.num = (unsigned)(op->body_len / block_size(szx)), .szx = szx & 7};
+    op->block2_next =
+        (coap_block_t){.num = (unsigned)(op->body_len / block_size(szx)), .szx = szx & 7};
     resend(ops, op);
 }
 

@@ -62,7 +62,7 @@ struct op {
                                    further block of an answer */
     bool (*taken)(void *arg, const uint8_t *token);
     void *taken_arg;
-    bool block1;          /* the payload goes in blocks of block1_szx */
+    bool block1; /* the payload goes in blocks of block1_szx */
     unsigned block1_szx;
     size_t block1_offset; /* where the block in flight starts */
     bool block2;          /* asking for block `block2_next` of the answer */

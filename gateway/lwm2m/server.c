@@ -62,7 +62,7 @@ struct server {
     int64_t queue_awake_ms;
     unsigned read_batch;        /* reads per ready listener in one coap_io_do_epoll() */
     uint64_t ctr[SRV_COUNTERS]; /* those counted here; the others come from ops and observer */
-    const uint8_t *body; /* the request being handled came in blocks: its whole body */
+    const uint8_t *body;        /* the request being handled came in blocks: its whole body */
     size_t body_len;
     bool has_body;
 };
@@ -139,8 +139,8 @@ static void request_payload(const struct server *lw, const coap_pdu_t *request, 
 /* Checks the payload's content format and reads the object links. Returns the CoAP code to
  * answer with on failure (diagnostic in `err`), or 0. */
 static coap_pdu_code_t read_links(const struct server *lw, const coap_pdu_t *request,
-                                  struct rd_objects *objects,
-                                  bool required, bool *present, char *err, size_t errlen)
+                                  struct rd_objects *objects, bool required, bool *present,
+                                  char *err, size_t errlen)
 {
     const char *data;
     size_t len;
@@ -592,7 +592,8 @@ static bool take_block(struct server *lw, coap_session_t *session, const coap_pd
         const uint8_t *why = NULL;
         coap_get_data(response, &dlen, &why);
         log_warn("block-refused address=%s code=%s reason=\"%.*s\"", addr,
-                 code_text(coap_pdu_get_code(response), code), (int)dlen, why ? (const char *)why : "");
+                 code_text(coap_pdu_get_code(response), code), (int)dlen,
+                 why ? (const char *)why : "");
         return false;
     }
     case BLOCK_RX_DONE:

@@ -42,7 +42,7 @@ struct harness {
     uint16_t port;
     bool no_observations;
     bool in_submit;
-    bool verbose;            /* GW_FUZZ_LOG is set: say what goes on the wire */
+    bool verbose; /* GW_FUZZ_LOG is set: say what goes on the wire */
     unsigned registered, gone;
     char last_ep[GW_EP_MAX + 1];
     char location[16];
@@ -218,8 +218,7 @@ static void cb_result(void *ctx, const struct registration *reg, uint64_t handle
     (void)ctx;
     (void)reg;
     /* Exactly once per accepted submission, never from inside server_submit(). */
-    if (H.in_submit ||
-        handle >= MAX_HANDLES || H.accepted[handle] != 1)
+    if (H.in_submit || handle >= MAX_HANDLES || H.accepted[handle] != 1)
         abort();
     H.accepted[handle] = 2;
     if (res->status == GW_REQ_OK ? res->error != NULL : res->error == NULL)
