@@ -30,6 +30,25 @@ void block_write(coap_pdu_t *pdu, coap_option_num_t number, coap_block_t b)
     coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof(buf), v), buf);
 }
 
+int block_body_add(struct block_body *b, const uint8_t *data, size_t len)
+{
+    if (len == 0)
+        return GW_OK; /* a last block may be empty: no memcpy from NULL */
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 2048;
+        while (cap < b->len + len)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p)
+            return -GW_ERR_NOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return GW_OK;
+}
+
 unsigned block_szx_for(coap_session_t *session, size_t overhead)
 {
     size_t max = coap_session_max_pdu_size(session);
@@ -43,8 +62,7 @@ unsigned block_szx_for(coap_session_t *session, size_t overhead)
 
 struct transfer {
     char key[KEY_MAX];
-    uint8_t *body;
-    size_t len, cap;
+    struct block_body body;
     int content_format; /* of block 0; -1 when it had none */
     int64_t last_used;
     struct transfer *prev, *next; /* by last use, oldest first */
@@ -72,7 +90,7 @@ static void drop(struct block_rx *rx, struct transfer *t)
 {
     HASH_DEL(rx->table, t);
     DL_DELETE(rx->by_use, t);
-    free(t->body);
+    free(t->body.p);
     free(t);
     rx->n--;
 }
@@ -111,25 +129,6 @@ static enum block_rx_result fail(coap_pdu_t *response, coap_pdu_code_t code, con
     return BLOCK_RX_FAILED;
 }
 
-static int append(struct transfer *t, const uint8_t *data, size_t len)
-{
-    if (len == 0)
-        return GW_OK; /* a last block may be empty; memcpy must not see a NULL body */
-    if (t->len + len > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 2048;
-        while (cap < t->len + len)
-            cap *= 2;
-        uint8_t *b = realloc(t->body, cap);
-        if (!b)
-            return -GW_ERR_NOMEM;
-        t->body = b;
-        t->cap = cap;
-    }
-    memcpy(t->body + t->len, data, len);
-    t->len += len;
-    return GW_OK;
-}
-
 enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const char *key,
                                    const coap_pdu_t *request, coap_block_t b, coap_pdu_t *response,
                                    uint8_t **body, size_t *len, int64_t now_ms)
@@ -164,7 +163,8 @@ enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const 
                     "Block1: the body is larger than the gateway takes");
     }
     int cf = content_format(request);
-    if (t && offset + n <= t->len && (n == 0 || memcmp(t->body + offset, data, n) == 0) && b.m) {
+    if (t && offset + n <= t->body.len && (n == 0 || memcmp(t->body.p + offset, data, n) == 0) &&
+        b.m) {
         /* a retransmission of a block already taken (its 2.31 was lost) */
     } else if (b.num == 0) {
         if (t)
@@ -179,19 +179,19 @@ enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const 
         HASH_ADD_STR(rx->table, key, t);
         DL_APPEND(rx->by_use, t);
         rx->n++;
-    } else if (!t || offset != t->len || cf != t->content_format) {
+    } else if (!t || offset != t->body.len || cf != t->content_format) {
         if (!t)
             snprintf(why, sizeof(why), "Block1: block %u without the blocks before it", b.num);
         else if (cf != t->content_format)
             snprintf(why, sizeof(why), "Block1: the Content-Format changed at block %u", b.num);
         else
             snprintf(why, sizeof(why), "Block1: block %u came where block %zu was expected", b.num,
-                     t->len / size);
+                     t->body.len / size);
         if (t)
             drop(rx, t);
         return fail(response, COAP_RESPONSE_CODE_INCOMPLETE, why);
     }
-    if (offset == t->len && append(t, data, n) < 0) {
+    if (offset == t->body.len && block_body_add(&t->body, data, n) < 0) {
         drop(rx, t);
         return fail(response, COAP_RESPONSE_CODE_INTERNAL_ERROR, "out of memory");
     }
@@ -203,9 +203,9 @@ enum block_rx_result block_rx_take(struct block_rx *rx, const char *peer, const 
         coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTINUE);
         return BLOCK_RX_CONTINUE;
     }
-    *body = t->body;
-    *len = t->len;
-    t->body = NULL;
+    *body = t->body.p;
+    *len = t->body.len;
+    t->body.p = NULL;
     drop(rx, t);
     return BLOCK_RX_DONE;
 }

@@ -21,6 +21,15 @@
 /* The largest body put together from blocks, in either direction. */
 #define GW_BLOCK_BODY_MAX (1024 * 1024)
 
+/* A body being put together from its blocks. Zeroed is empty; free(p) when done. */
+struct block_body {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+/* Appends `len` bytes. GW_OK or -GW_ERR_NOMEM (the body is left as it was). */
+int block_body_add(struct block_body *b, const uint8_t *data, size_t len);
+
 /* The bytes of block `szx` (0..6). */
 static inline size_t block_size(unsigned szx)
 {

@@ -94,7 +94,7 @@ void ops_op_free(struct op *op)
     free(op->payload);
     if (op->head)
         coap_delete_pdu(op->head);
-    free(op->body);
+    free(op->body.p);
     free(op);
 }
 
@@ -269,25 +269,6 @@ static int keep_head(struct op *op, const coap_pdu_t *first)
     return GW_OK;
 }
 
-static int add_body(struct op *op, const uint8_t *data, size_t len)
-{
-    if (len == 0)
-        return GW_OK; /* a last block may be empty: no memcpy from NULL */
-    if (op->body_len + len > op->body_cap) {
-        size_t cap = op->body_cap ? op->body_cap * 2 : 4096;
-        while (cap < op->body_len + len)
-            cap *= 2;
-        uint8_t *b = realloc(op->body, cap);
-        if (!b)
-            return -GW_ERR_NOMEM;
-        op->body = b;
-        op->body_cap = cap;
-    }
-    memcpy(op->body + op->body_len, data, len);
-    op->body_len += len;
-    return GW_OK;
-}
-
 static bool same_etag(const coap_pdu_t *a, const coap_pdu_t *b)
 {
     coap_opt_iterator_t ia, ib;
@@ -308,9 +289,9 @@ static int take_block2(struct op *op, const coap_pdu_t *rx, coap_block_t b, char
     const uint8_t *data = NULL;
     if (!coap_get_data(rx, &n, &data))
         n = 0;
-    if (offset != op->body_len) {
+    if (offset != op->body.len) {
         snprintf(why, whylen, "block %u (at byte %zu) came for byte %zu", b.num, offset,
-                 op->body_len);
+                 op->body.len);
         return -GW_ERR_INVALID;
     }
     if (b.m ? n != size : n > size) {
@@ -321,11 +302,11 @@ static int take_block2(struct op *op, const coap_pdu_t *rx, coap_block_t b, char
         snprintf(why, whylen, "the value changed during the transfer (ETag)");
         return -GW_ERR_INVALID;
     }
-    if (op->body_len + n > GW_BLOCK_BODY_MAX) {
+    if (op->body.len + n > GW_BLOCK_BODY_MAX) {
         snprintf(why, whylen, "the value is larger than %d bytes", GW_BLOCK_BODY_MAX);
         return -GW_ERR_INVALID;
     }
-    if ((!op->head && keep_head(op, rx) < 0) || add_body(op, data, n) < 0) {
+    if ((!op->head && keep_head(op, rx) < 0) || block_body_add(&op->body, data, n) < 0) {
         snprintf(why, whylen, "out of memory");
         return -GW_ERR_INVALID;
     }
@@ -341,7 +322,7 @@ static void ask_next_block(struct ops *ops, struct op *op, unsigned szx)
     HASH_ADD(hh, ops->in_flight, wire, GW_TOKEN_LEN, op);
     op->block2 = true;
     op->block2_next =
-        (coap_block_t){.num = (unsigned)(op->body_len / block_size(szx)), .szx = szx & 7};
+        (coap_block_t){.num = (unsigned)(op->body.len / block_size(szx)), .szx = szx & 7};
     resend(ops, op);
 }
 
@@ -417,7 +398,7 @@ bool ops_response(struct ops *ops, const coap_pdu_t *received)
             ask_next_block(ops, op, b.szx);
             return true;
         }
-        coap_add_data(op->head, op->body_len, op->body);
+        coap_add_data(op->head, op->body.len, op->body.p);
         finish(ops, op, GW_OP_ANSWERED, op->head);
         return true;
     }

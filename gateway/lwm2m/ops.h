@@ -11,6 +11,7 @@
 
 #include <coap3/coap.h>
 
+#include "blockwise.h"
 #include "heap.h"
 #include "lwm2m.h"
 #include "registry.h"
@@ -67,9 +68,8 @@ struct op {
     size_t block1_offset; /* where the block in flight starts */
     bool block2;          /* asking for block `block2_next` of the answer */
     coap_block_t block2_next;
-    coap_pdu_t *head; /* an answer in blocks: its first block's code, token and options */
-    uint8_t *body;    /* ... and the bytes so far */
-    size_t body_len, body_cap;
+    coap_pdu_t *head;       /* an answer in blocks: its first block's code, token and options */
+    struct block_body body; /* ... and the bytes so far */
 };
 
 struct ops;
