@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from conftest import Requester, wait_until
+from conftest import WAIT_TIMEOUT, Requester, wait_until
 
-WAIT = 15.0
+WAIT = 3 * WAIT_TIMEOUT
 
 
 def serve(devsim, gw, ep, seconds=30, **kw):
