@@ -268,7 +268,7 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
 {
     char err[256] = "", addr[64], codebuf[8];
     struct rd_str query[MAX_QUERY_OPTIONS];
-    struct rd_params params;
+    struct rd_params params = {0};
     struct rd_objects objects = {0};
     struct reg_entry *e = NULL;
     bool present;
@@ -366,7 +366,7 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
 {
     char err[256] = "", addr[64], codebuf[8];
     struct rd_str query[MAX_QUERY_OPTIONS];
-    struct rd_params params;
+    struct rd_params params = {0};
     struct rd_objects objects = {0};
     struct registration *r = &e->r;
     bool present;
