@@ -14,6 +14,7 @@
 #include <uthash.h>
 
 #include "addr.h"
+#include "blockwise.h"
 #include "codec.h"
 #include "gw.h"
 #include "heap.h"
@@ -339,6 +340,17 @@ void observer_start(struct observer *o, struct reg_entry *e)
             break;
 }
 
+/* A request that would replace or cancel `obs` while another request still waits on it is
+ * refused: ending the waiting one here would call on_result inside server_submit. (The bridge
+ * sends one request per device at a time, so it never meets this.) */
+static int busy(const struct observation *obs, char *err, size_t errlen)
+{
+    char path[32];
+    return gw_fail(-GW_ERR_INVALID, err, errlen,
+                   "an earlier request on the observation of %s still waits for the device",
+                   path_text(&obs->spec.path, path));
+}
+
 int observer_request(struct observer *o, struct reg_entry *e, const struct device_request *req,
                      uint64_t handle, char *err, size_t errlen)
 {
@@ -348,13 +360,14 @@ int observer_request(struct observer *o, struct reg_entry *e, const struct devic
         spec.path.depth = 0;
     /* A new Observe of a path replaces the observation of that path (the device's old token
      * is reset when it next notifies). */
+    for (struct observation *obs = e->observations; obs; obs = obs->next)
+        if (req->op == GW_OP_OBSERVE && !obs->fetch &&
+            data_path_equal(&obs->spec.path, &spec.path) && obs->request.active)
+            return busy(obs, err, errlen);
     for (struct observation *obs = e->observations, *next; obs; obs = next) {
         next = obs->next;
-        if (req->op == GW_OP_OBSERVE && !obs->fetch &&
-            data_path_equal(&obs->spec.path, &spec.path)) {
-            answer_request(o, obs, GW_OP_NOT_SENT, NULL);
+        if (req->op == GW_OP_OBSERVE && !obs->fetch && data_path_equal(&obs->spec.path, &spec.path))
             forget_quiet(o, obs);
-        }
     }
     struct observation *obs = add_observation(o, e, &spec);
     if (!obs)
@@ -374,6 +387,7 @@ int observer_request(struct observer *o, struct reg_entry *e, const struct devic
     obs->request = (struct pending_request){.handle = handle, .op = req->op, .active = true};
     if ((has_attributes(&spec) && enqueue(o, obs, OP_WRITE_ATTRIBUTES) < 0) ||
         enqueue(o, obs, OP_OBSERVE) < 0) {
+        obs->request.active = false; /* the error return is its answer */
         ops_forget_owner(o->ops, e, obs);
         forget_quiet(o, obs);
         return -GW_ERR_NOMEM;
@@ -382,11 +396,13 @@ int observer_request(struct observer *o, struct reg_entry *e, const struct devic
 }
 
 int observer_cancel_request(struct observer *o, struct reg_entry *e, const struct data_path *path,
-                            uint64_t handle)
+                            uint64_t handle, char *err, size_t errlen)
 {
     struct observation *obs = e->observations;
     while (obs && (obs->fetch || !data_path_equal(&obs->spec.path, path)))
         obs = obs->next;
+    if (obs && obs->request.active)
+        return busy(obs, err, errlen);
     if (!obs || !obs->established) {
         /* Nothing established there: a GET with Observe=1 under a fresh token is a plain
          * read for the device (RFC 7641 section 3.6), answered like the cancellation. */
@@ -397,7 +413,6 @@ int observer_cancel_request(struct observer *o, struct reg_entry *e, const struc
         if (!obs)
             return -GW_ERR_NOMEM;
     }
-    answer_request(o, obs, GW_OP_NOT_SENT, NULL);
     ops_forget_owner(o->ops, e, obs);
     heap_remove(&o->watchdogs, &obs->watchdog);
     obs->request =
@@ -519,13 +534,66 @@ static void on_observe_answer(struct observer *o, struct observation *obs, const
     }
     obs->established = true;
     o->established++;
-    obs->has_seq = true;
-    obs->last_seq = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+    /* A notification may have overtaken an answer that came in blocks: the newer value stays. */
+    uint32_t seq = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+    bool newer = fresh(obs, seq, now);
+    if (newer) {
+        obs->has_seq = true;
+        obs->last_seq = seq;
+    }
     obs->last_heard = now;
     arm_watchdog(o, obs, now);
     log_info("observing ep=%s path=%s pmin=%d pmax=%d", e->r.ep, path_text(&obs->spec.path, path),
              (int)obs->spec.pmin, (int)obs->spec.pmax);
-    deliver(o, obs, pdu);
+    if (newer)
+        deliver(o, obs, pdu);
+}
+
+static void done_rest(struct op *op, enum op_end end, const coap_pdu_t *answer)
+{
+    struct observer *o = op->ctx;
+    struct observation *obs = op->owner;
+    char path[32];
+    if (end == GW_OP_ANSWERED && COAP_RESPONSE_CLASS(coap_pdu_get_code(answer)) == 2) {
+        deliver(o, obs, answer);
+        return;
+    }
+    o->rejected++;
+    log_warn("notification-rejected ep=%s path=%s rejected_total=%lu reason=\"%s\"", obs->reg->r.ep,
+             path_text(&obs->spec.path, path), o->rejected,
+             end == GW_OP_ANSWERED ? "the device refused its further blocks"
+                                   : "its further blocks did not come");
+}
+
+/* A notification that carries block 0 of its value (RFC 7959 section 2.6): the rest is asked
+ * for like a Read (a FETCH for a composite observation), and the value is reported whole. */
+static void fetch_rest(struct observer *o, struct observation *obs, const coap_pdu_t *pdu)
+{
+    char path[32];
+    struct op *op =
+        ops_op_new(o->ops, obs->reg, "notification-blocks", done_rest, o, obs, token_taken, o);
+    if (op) {
+        op->path = obs->spec.path;
+        coap_opt_iterator_t it;
+        coap_opt_t *cf = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
+        if (cf)
+            op->accept = (int)coap_decode_var_bytes(coap_opt_value(cf), coap_opt_length(cf));
+        if (obs->fetch && (op->payload = malloc(obs->fetch_len))) {
+            op->method = COAP_REQUEST_CODE_FETCH;
+            memcpy(op->payload, obs->fetch, obs->fetch_len);
+            op->len = obs->fetch_len;
+            op->content_format = obs->fetch_format;
+        }
+    }
+    if (!op || (obs->fetch && !op->payload) || ops_fetch_rest(op, pdu) < 0) {
+        ops_op_free(op);
+        o->rejected++;
+        log_warn("notification-rejected ep=%s path=%s rejected_total=%lu reason=\"%s\"",
+                 obs->reg->r.ep, path_text(&obs->spec.path, path), o->rejected,
+                 op ? "unusable first block" : "out of memory");
+        return;
+    }
+    ops_send(o->ops, op);
 }
 
 static void on_notification(struct observer *o, struct observation *obs, const coap_pdu_t *pdu,
@@ -554,7 +622,13 @@ static void on_notification(struct observer *o, struct observation *obs, const c
         obs->has_seq = true;
     }
     obs->last_heard = now;
-    arm_watchdog(o, obs, now);
+    if (obs->established)
+        arm_watchdog(o, obs, now); /* else its Observe is still out, with a deadline of its own */
+    coap_block_t b;
+    if (block_read(pdu, COAP_OPTION_BLOCK2, &b) > 0 && b.m) {
+        fetch_rest(o, obs, pdu);
+        return;
+    }
     deliver(o, obs, pdu);
 }
 
@@ -568,7 +642,8 @@ coap_response_t observer_response(struct observer *o, coap_session_t *session,
     struct observation *obs = NULL;
     HASH_FIND(hh, o->by_token, token.s, TOKEN_LEN, obs);
     addr_format(coap_session_get_addr_remote(session), peer, sizeof(peer));
-    if (!obs || !obs->established || strcmp(peer, obs->reg->r.address) != 0) {
+    /* One for an observation whose Observe answer is still coming (in blocks) is taken. */
+    if (!obs || strcmp(peer, obs->reg->r.address) != 0) {
         log_debug("notification-unknown address=%s reason=\"no such observation: reset\"", peer);
         return COAP_RESPONSE_FAIL;
     }

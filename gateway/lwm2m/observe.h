@@ -38,15 +38,18 @@ void observer_refresh(struct observer *o, struct reg_entry *e);
 /* Starts an observation a request from MQTT asked for (observe, observe-composite), writing
  * req->attrs first where set; an observation of the same path is replaced. The answer to the
  * Observe is reported for `handle` (manage_report), and later notifications like any other.
- * Returns GW_OK, -GW_ERR_INVALID (err) or -GW_ERR_NOMEM. */
+ * Returns GW_OK, -GW_ERR_INVALID (err: also when another request on that observation still
+ * waits for its answer, which on_result would otherwise end inside server_submit) or
+ * -GW_ERR_NOMEM. */
 int observer_request(struct observer *o, struct reg_entry *e, const struct device_request *req,
                      uint64_t handle, char *err, size_t errlen);
 
 /* Cancels the observation of `path` actively (GET with Observe=1) for a request from MQTT,
  * and reports the answer for `handle`. Where nothing is observed the same GET goes out under
- * a fresh token, which the device answers like a Read. Returns GW_OK or -GW_ERR_NOMEM. */
+ * a fresh token, which the device answers like a Read. Returns GW_OK, -GW_ERR_INVALID (err:
+ * another request on that observation still waits for its answer) or -GW_ERR_NOMEM. */
 int observer_cancel_request(struct observer *o, struct reg_entry *e, const struct data_path *path,
-                            uint64_t handle);
+                            uint64_t handle, char *err, size_t errlen);
 
 /* Forgets every observation of `e` (the ops are dropped by the caller, ops_drop); requests
  * from MQTT waiting on them are reported as not sent. Nothing is sent: a device that goes on

@@ -3,12 +3,15 @@
  * Cancel) and manage.c (the requests that come from MQTT) build ops; this module gives them
  * tokens, sends them on the device's session, routes the answer back by token, and ends them
  * on a NACK, on a deadline for separate responses that never come, or when the registration
- * ends. */
+ * ends. Block-wise transfers (RFC 7959) happen inside one op: a payload larger than a block goes
+ * out in blocks (Block1), and an answer that comes in blocks is fetched to its end (Block2)
+ * before done() sees it whole. */
 #ifndef OPS_H
 #define OPS_H
 
 #include <coap3/coap.h>
 
+#include "blockwise.h"
 #include "heap.h"
 #include "lwm2m.h"
 #include "registry.h"
@@ -35,7 +38,7 @@ typedef void (*op_done_fn)(struct op *op, enum op_end end, const coap_pdu_t *ans
 
 struct op {
     struct reg_entry *reg;
-    uint8_t token[GW_TOKEN_LEN];
+    uint8_t token[GW_TOKEN_LEN]; /* the request's (an observation's, for Observe and Cancel) */
     coap_pdu_code_t method;
     struct data_path path;
     int observe;        /* -1: no Observe option; 0: register; 1: deregister */
@@ -54,7 +57,19 @@ struct op {
     int64_t deadline; /* monotonic ms, while in flight */
     struct heap_node timer;
     struct op *next;   /* in the registration's queue */
-    UT_hash_handle hh; /* by token, while in flight */
+    UT_hash_handle hh; /* by `wire`, while in flight */
+    /* ops.c's own: */
+    uint8_t wire[GW_TOKEN_LEN]; /* the exchange in flight: `token`, then a fresh one for each
+                                   further block of an answer */
+    bool (*taken)(void *arg, const uint8_t *token);
+    void *taken_arg;
+    bool block1; /* the payload goes in blocks of block1_szx */
+    unsigned block1_szx;
+    size_t block1_offset; /* where the block in flight starts */
+    bool block2;          /* asking for block `block2_next` of the answer */
+    coap_block_t block2_next;
+    coap_pdu_t *head;       /* an answer in blocks: its first block's code, token and options */
+    struct block_body body; /* ... and the bytes so far */
 };
 
 struct ops;
@@ -77,6 +92,12 @@ struct op *ops_op_new(struct ops *ops, struct reg_entry *e, const char *name, op
 
 /* Frees an op that was never handed to ops_send(). ops_op_free(NULL) does nothing. */
 void ops_op_free(struct op *op);
+
+/* Makes `op` fetch the rest of `first`, a notification that carries block 0 of its value
+ * (RFC 7959 section 2.6): `op` asks for the next blocks, and done() gets the notification whole,
+ * with `first`'s code and options. GW_OK, -GW_ERR_INVALID when `first` is not such a block, or
+ * -GW_ERR_NOMEM. */
+int ops_fetch_rest(struct op *op, const coap_pdu_t *first);
 
 /* Adds `op` at the end of its registration's queue and sends it when nothing is in flight.
  * Takes ownership. */

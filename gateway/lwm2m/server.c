@@ -15,6 +15,7 @@
 #include <coap3/coap.h>
 
 #include "addr.h"
+#include "blockwise.h"
 #include "dedup.h"
 #include "dtls.h"
 #include "manage.h"
@@ -36,11 +37,14 @@
 #define READ_BATCH_MAX 64        /* datagrams read per listener for one pass of libcoap's timers */
 #define RECEIVE_BUFFER (4 << 20) /* bytes of datagrams a listener queues: a burst of Registers */
 #define READS_PER_PROCESS 1024   /* datagrams per server_process(), so that MQTT gets its turn */
+#define BLOCK_RX_MAX 1024        /* requests devices send in blocks, under way at once */
+#define BLOCK_RX_IDLE_MS 60000   /* a block-wise request with no block for this long is dropped */
 
 struct server {
     coap_context_t *coap;
     struct registry *registry;
     struct dedup *dedup;
+    struct block_rx *block_rx;
     struct observer *observer;
     struct ops *ops;
     struct manage *manage;
@@ -58,6 +62,9 @@ struct server {
     int64_t queue_awake_ms;
     unsigned read_batch;        /* reads per ready listener in one coap_io_do_epoll() */
     uint64_t ctr[SRV_COUNTERS]; /* those counted here; the others come from ops and observer */
+    const uint8_t *body;        /* the request being handled came in blocks: its whole body */
+    size_t body_len;
+    bool has_body;
 };
 
 /* ---- small helpers ---- */
@@ -114,24 +121,30 @@ static int content_format(const coap_pdu_t *request)
     return (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
 }
 
-static void request_payload(const coap_pdu_t *request, const char **data, size_t *len)
+/* The request's body: the one put together from its blocks, else its payload. */
+static void request_payload(const struct server *lw, const coap_pdu_t *request, const char **data,
+                            size_t *len)
 {
     const uint8_t *d = NULL;
-    size_t offset = 0, total = 0;
     *len = 0;
     *data = NULL;
-    if (coap_get_data_large(request, len, &d, &offset, &total))
+    if (lw->has_body) {
+        *data = (const char *)lw->body;
+        *len = lw->body_len;
+    } else if (coap_get_data(request, len, &d)) {
         *data = (const char *)d;
+    }
 }
 
 /* Checks the payload's content format and reads the object links. Returns the CoAP code to
  * answer with on failure (diagnostic in `err`), or 0. */
-static coap_pdu_code_t read_links(const coap_pdu_t *request, struct rd_objects *objects,
-                                  bool required, bool *present, char *err, size_t errlen)
+static coap_pdu_code_t read_links(const struct server *lw, const coap_pdu_t *request,
+                                  struct rd_objects *objects, bool required, bool *present,
+                                  char *err, size_t errlen)
 {
     const char *data;
     size_t len;
-    request_payload(request, &data, &len);
+    request_payload(lw, request, &data, &len);
     *present = len > 0;
     if (len == 0) {
         if (required) {
@@ -255,7 +268,7 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
 {
     char err[256] = "", addr[64], codebuf[8];
     struct rd_str query[MAX_QUERY_OPTIONS];
-    struct rd_params params;
+    struct rd_params params = {0};
     struct rd_objects objects = {0};
     struct reg_entry *e = NULL;
     bool present;
@@ -285,7 +298,7 @@ static void handle_register(struct server *lw, coap_session_t *session, const co
         code = COAP_RESPONSE_CODE_FORBIDDEN;
         goto out_reject;
     }
-    code = read_links(request, &objects, true, &present, err, sizeof(err));
+    code = read_links(lw, request, &objects, true, &present, err, sizeof(err));
     if (code)
         goto out_reject;
 
@@ -353,7 +366,7 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
 {
     char err[256] = "", addr[64], codebuf[8];
     struct rd_str query[MAX_QUERY_OPTIONS];
-    struct rd_params params;
+    struct rd_params params = {0};
     struct rd_objects objects = {0};
     struct registration *r = &e->r;
     bool present;
@@ -373,7 +386,7 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
     if (rd_parse_query(query, (size_t)nq, RD_UPDATE, lw->lifetime_min, lw->lifetime_max, &params,
                        err, sizeof(err)) < 0)
         goto out_reject;
-    code = read_links(request, &objects, false, &present, err, sizeof(err));
+    code = read_links(lw, request, &objects, false, &present, err, sizeof(err));
     if (code)
         goto out_reject;
 
@@ -473,6 +486,9 @@ static enum server_counter request_kind(const struct rd_str *path, int n, coap_p
 static void handle_request(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
                            coap_pdu_t *response, const struct rd_str *path, int n,
                            coap_pdu_code_t method);
+static bool take_block(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                       coap_pdu_t *response, const struct rd_str *path, int n,
+                       coap_pdu_code_t method, uint8_t **body);
 
 /* The single request handler: answers a retransmission from the cache, else dispatches on
  * method and Uri-Path. */
@@ -533,9 +549,60 @@ static void handle_request(struct server *lw, coap_session_t *session, const coa
             return;
         }
     }
+    uint8_t *body = NULL;
+    if (!take_block(lw, session, request, response, path, n, method, &body))
+        return;
     dispatch(lw, session, request, response, path, n, method);
+    lw->has_body = false;
+    free(body);
     if (changes_state)
         remember(lw, remote, mid, response);
+}
+
+/* A request that comes in blocks (Block1): false while blocks are still to come, or when the
+ * transfer failed (`response` says so either way); true when the request is whole, with its
+ * body in lw->body for the handlers (`*body` is the caller's to free after them). */
+static bool take_block(struct server *lw, coap_session_t *session, const coap_pdu_t *request,
+                       coap_pdu_t *response, const struct rd_str *path, int n,
+                       coap_pdu_code_t method, uint8_t **body)
+{
+    coap_block_t b;
+    int has = block_read(request, COAP_OPTION_BLOCK1, &b);
+    if (has == 0)
+        return true;
+    char addr[64], key[96];
+    addr_format(coap_session_get_addr_remote(session), addr, sizeof(addr));
+    if (has < 0) {
+        log_warn("block-refused address=%s code=4.00 reason=\"Block1 option unusable\"", addr);
+        answer(response, COAP_RESPONSE_CODE_BAD_REQUEST,
+               "Block1: unusable option (size exponent 7 is BERT, for CoAP over TCP only)");
+        return false;
+    }
+    int k = snprintf(key, sizeof(key), "%u", (unsigned)method);
+    for (int i = 0; i < n && k > 0 && (size_t)k < sizeof(key); i++)
+        k += snprintf(key + k, sizeof(key) - (size_t)k, "/%.*s", (int)path[i].len, path[i].s);
+    size_t len = 0;
+    switch (block_rx_take(lw->block_rx, addr, key, request, b, response, body, &len,
+                          gw_now_mono_ms())) {
+    case BLOCK_RX_CONTINUE:
+        return false;
+    case BLOCK_RX_FAILED: {
+        char code[8];
+        size_t dlen = 0;
+        const uint8_t *why = NULL;
+        coap_get_data(response, &dlen, &why);
+        log_warn("block-refused address=%s code=%s reason=\"%.*s\"", addr,
+                 code_text(coap_pdu_get_code(response), code), (int)dlen,
+                 why ? (const char *)why : "");
+        return false;
+    }
+    case BLOCK_RX_DONE:
+        break;
+    }
+    lw->body = *body;
+    lw->body_len = len;
+    lw->has_body = true;
+    return true;
 }
 
 static void replay(const struct dedup_reply *seen, coap_pdu_t *response)
@@ -601,7 +668,7 @@ static void handle_send(struct server *lw, coap_session_t *session, const coap_p
     }
     const char *data;
     size_t len;
-    request_payload(request, &data, &len);
+    request_payload(lw, request, &data, &len);
     struct codec_ctx ctx = {.base = {.depth = 0}, .model = lw->model};
     data_records_reset(&lw->sent);
     int rc = codec_decode((enum codec_format)cf, (const uint8_t *)data, len, &ctx, &lw->sent, err,
@@ -780,18 +847,19 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
         (int64_t)(ack * 1000 * ((1 << (retransmit + 1)) - 1) * 1.5) + SEPARATE_RESPONSE_MARGIN_MS;
     lw->registry = registry_new();
     lw->dedup = dedup_new(DEDUP_MAX, DEDUP_LIFETIME_MS);
+    lw->block_rx = block_rx_new(BLOCK_RX_MAX, BLOCK_RX_IDLE_MS);
     lw->coap = coap_new_context(NULL);
     lw->ops = ops_new(answer_timeout_ms);
     lw->manage = manage_new(lw->ops, cfg->model, &lw->cb, cb_ctx);
     lw->observer = lw->ops && lw->manage
                        ? observer_new(cfg->model, &lw->cb, cb_ctx, lw->ops, lw->manage)
                        : NULL;
-    if (!lw->registry || !lw->dedup || !lw->coap || !lw->observer)
+    if (!lw->registry || !lw->dedup || !lw->block_rx || !lw->coap || !lw->observer)
         goto out_free;
     coap_set_app_data(lw->coap, lw);
     coap_register_response_handler(lw->coap, on_response);
     coap_register_nack_handler(lw->coap, on_nack);
-    coap_context_set_block_mode(lw->coap, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* No libcoap block mode: blocks are the gateway's own business (blockwise.h says why). */
     if (coap_context_get_coap_fd(lw->coap) < 0) {
         log_error("startup-failed reason=\"libcoap was built without epoll support\"");
         goto out_free;
@@ -867,6 +935,7 @@ void server_free(struct server *lw)
     ops_free(lw->ops);
     data_records_clear(&lw->sent);
     dedup_free(lw->dedup);
+    block_rx_free(lw->block_rx);
     free(lw);
     coap_cleanup();
 }
@@ -1039,7 +1108,7 @@ int server_submit(struct server *lw, const char *ep, const struct device_request
     case GW_OP_OBSERVE:
         return observer_request(lw->observer, e, req, handle, err, errlen);
     case GW_OP_CANCEL_OBSERVE:
-        return observer_cancel_request(lw->observer, e, &req->path, handle);
+        return observer_cancel_request(lw->observer, e, &req->path, handle, err, errlen);
     default:
         return manage_submit(lw->manage, e, req, handle, err, errlen);
     }

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import (COAP_ACK, COAP_NON, COAP_RST, CF_SENML_JSON, CF_TEXT, CF_TLV,
                       OPT_BLOCK2, OPT_CONTENT_FORMAT, OPT_OBSERVE, coap_encode, coap_uint, now_ms,
-                      summarize, tlv, tlv_instance)
+                      summarize, timed_by_the_device, tlv, tlv_instance)
 
 OBSERVE_CONF = ('observe = ( { path = "/3303"; pmin = 1; pmax = 2; },\n'
                 '            { path = "/3/0/9"; } );\n')
@@ -450,6 +450,7 @@ def test_pmax_is_honoured_with_confirmable_notifications(gateway, mqtt, devsim, 
     assert not gw.log_lines(r"notification-unknown|notification-stale"), gw.log()
 
 
+@timed_by_the_device
 def test_pmin_holds_back_a_value_that_changes_often(gateway, mqtt, devsim, prefix):
     gw = gateway(extra_conf=OBSERVE_CONF)
     before = now_ms()

@@ -147,13 +147,6 @@ def test_reload_observes_again_under_new_tokens(gateway, mqtt, raw_device, prefi
                    (f"{prefix}/tokens/new/0", b"22.5")], got
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "libcoap 4.3.1 limitation: with COAP_BLOCK_USE_LIBCOAP (needed for block-wise Register "
-    "payloads and notifications) coap_send() puts its internal state token on a GET with "
-    "Observe=1 instead of the token the Observe went out with, and coap_cancel_observe() does "
-    "not track observations made on server-side sessions. A device that matches the cancel "
-    "by token keeps notifying; the gateway, having forgotten the observation, answers those "
-    "notifications with RST (RFC 7641 3.6 reactive cancellation), so they stop all the same."))
 def test_a_cancel_carries_the_token_of_the_observation(gateway, mqtt, raw_device, prefix):
     rules = 'observe = ( { path = "/3303/0/5700"; } );\n'
     gw = gateway(extra_conf=rules)

@@ -7,63 +7,12 @@ a device registered before the restart keeps its location."""
 import json
 import signal
 import time
-import uuid
 
-import paho.mqtt.client as paho
 import pytest
 
-from conftest import wait_until
+from conftest import WAIT_TIMEOUT, Requester, wait_until
 
-WAIT = 15.0
-
-
-class Requester:
-    """Publishes requests and collects the answers of one endpoint."""
-
-    def __init__(self, broker, mqtt, prefix, ep, v5=False):
-        self.mqtt, self.prefix, self.ep = mqtt, prefix, ep
-        kw = {"protocol": paho.MQTTv5} if v5 else {}
-        self.client = paho.Client(client_id=f"req-{uuid.uuid4().hex[:8]}", **kw)
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-
-    def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
-
-    def send(self, doc, topic=None, properties=None, raw=None):
-        payload = raw if raw is not None else json.dumps(doc)
-        info = self.client.publish(topic or f"{self.prefix}/{self.ep}/request", payload, qos=1,
-                                   properties=properties)
-        info.wait_for_publish(5)
-
-    def answers(self, since=0, rid=None):
-        out = []
-        for m in self.mqtt.on(f"{self.prefix}/{self.ep}/response", since):
-            doc = m.json()
-            if rid is None or doc.get("id") == rid:
-                out.append(doc)
-        return out
-
-    def final(self, rid, since=0, timeout=WAIT):
-        def done():
-            return [a for a in self.answers(since, rid) if a["status"] != "held"]
-        assert wait_until(lambda: done(), timeout), \
-            f"no final answer for {rid}: {self.answers(since, rid)}"
-        return done()[0]
-
-
-@pytest.fixture
-def req(broker, mqtt, prefix):
-    made = []
-
-    def make(ep, v5=False):
-        r = Requester(broker, mqtt, prefix, ep, v5)
-        made.append(r)
-        return r
-    yield make
-    for r in made:
-        r.close()
+WAIT = 3 * WAIT_TIMEOUT
 
 
 def serve(devsim, gw, ep, seconds=30, **kw):

@@ -26,7 +26,6 @@ enum { WIRE_CON = 0, WIRE_NON = 1, WIRE_ACK = 2, WIRE_RST = 3 };
 #define WIRE_OPT_CONTENT_FORMAT 12
 #define WIRE_OPT_URI_QUERY 15
 #define WIRE_OPT_ACCEPT 17
-#define WIRE_OPT_BLOCK1 27
 #define WIRE_MAX 1500 /* the largest datagram read or written */
 
 /* One datagram as the harnesses see it. Pointers point into the buffer it was read from. */
@@ -40,7 +39,6 @@ struct wire_msg {
     int content_format; /* -1 without the option */
     int accept;         /* -1 without the option */
     int n_query;        /* Uri-Query options */
-    int block1;         /* the Block1 option's value, -1 without one */
     const uint8_t *payload;
     size_t payload_len;
 };
@@ -57,7 +55,7 @@ static inline uint32_t wire_uint(const uint8_t *p, size_t len)
 static inline bool wire_parse(const uint8_t *buf, size_t len, struct wire_msg *m)
 {
     memset(m, 0, sizeof(*m));
-    m->observe = m->content_format = m->accept = m->block1 = -1;
+    m->observe = m->content_format = m->accept = -1;
     if (len < 4 || (buf[0] >> 6) != 1 || (buf[0] & 0x0f) > 8 || len < 4u + (buf[0] & 0x0f))
         return false;
     m->type = (buf[0] >> 4) & 3;
@@ -116,9 +114,6 @@ static inline bool wire_parse(const uint8_t *buf, size_t len, struct wire_msg *m
             break;
         case WIRE_OPT_ACCEPT:
             m->accept = (int)wire_uint(v, olen);
-            break;
-        case WIRE_OPT_BLOCK1:
-            m->block1 = (int)wire_uint(v, olen);
             break;
         default:
             break;

@@ -34,19 +34,6 @@
 
 #define MAX_SEEN 64 /* requests from the gateway remembered per input */
 
-/* Known issue, reported to the lead (corpus/coap/crash_result_inside_submit*): an observe or
- * cancel-observe submitted while an observe request still waits on the same path ends that
- * request from inside server_submit() (observe.c: observer_request and observer_cancel_request
- * -> answer_request or forget_quiet -> manage_report -> on_result), which lwm2m.h rules out.
- * The bridge never has two requests of one device with the server at once, so it cannot happen
- * through it today. Set to 0 once fixed: the reproducers then guard it. */
-#define KNOWN_RESULT_INSIDE_OBSERVE 1
-
-/* Known issue, reported to the lead (corpus/coap/crash_block1_then_empty_last_block): libcoap
- * 4.3.1 dereferences NULL in its Block1 reassembly (block.c) when a request carrying Block1 with
- * M=0 follows one with M=1 from the same peer under another token. While set, the harness does
- * not send such a last block after a first one, so that the campaign goes on past it. */
-#define KNOWN_LIBCOAP_BLOCK1_CRASH 1
 #define MAX_HANDLES 256
 
 struct harness {
@@ -55,9 +42,7 @@ struct harness {
     uint16_t port;
     bool no_observations;
     bool in_submit;
-    bool submitting_observe; /* in_submit, for an observe or a cancel-observe */
-    bool verbose;            /* GW_FUZZ_LOG is set: say what goes on the wire */
-    bool block1_begun;       /* a datagram with Block1 M=1 went out (KNOWN_LIBCOAP_BLOCK1_CRASH) */
+    bool verbose; /* GW_FUZZ_LOG is set: say what goes on the wire */
     unsigned registered, gone;
     char last_ep[GW_EP_MAX + 1];
     char location[16];
@@ -233,8 +218,7 @@ static void cb_result(void *ctx, const struct registration *reg, uint64_t handle
     (void)ctx;
     (void)reg;
     /* Exactly once per accepted submission, never from inside server_submit(). */
-    if ((H.in_submit && !(KNOWN_RESULT_INSIDE_OBSERVE && H.submitting_observe)) ||
-        handle >= MAX_HANDLES || H.accepted[handle] != 1)
+    if (H.in_submit || handle >= MAX_HANDLES || H.accepted[handle] != 1)
         abort();
     H.accepted[handle] = 2;
     if (res->status == GW_REQ_OK ? res->error != NULL : res->error == NULL)
@@ -319,9 +303,8 @@ static void submit(unsigned n)
         return;
     uint64_t handle = H.next_handle++;
     H.in_submit = true;
-    H.submitting_observe = ops[n].req.op == GW_OP_OBSERVE || ops[n].req.op == GW_OP_CANCEL_OBSERVE;
     int rc = server_submit(H.lw, H.last_ep, &ops[n].req, handle, err, sizeof(err));
-    H.in_submit = H.submitting_observe = false;
+    H.in_submit = false;
     if (rc == GW_OK)
         H.accepted[handle] = 1;
     else if (rc != -GW_ERR_NOTFOUND && rc != -GW_AGAIN && rc != -GW_ERR_INVALID)
@@ -355,13 +338,6 @@ static void send_record(uint8_t flags, uint8_t sel, const uint8_t *data, size_t 
         for (size_t i = 0; i + GW_ID_LEN <= n; i++)
             if (!memcmp(dgram + i, "XXXXXXXX", GW_ID_LEN))
                 memcpy(dgram + i, H.location, GW_ID_LEN);
-    }
-    struct wire_msg m;
-    if (KNOWN_LIBCOAP_BLOCK1_CRASH && wire_parse(dgram, n, &m) && m.block1 >= 0) {
-        if (m.block1 & 8)
-            H.block1_begun = true;
-        else if (H.block1_begun)
-            return;
     }
     if (H.verbose)
         fprintf(stderr, "harness: to the gateway from socket %u, %zu bytes\n", (flags >> 2) & 1u,
