@@ -681,20 +681,39 @@ def _parse_devsim(argv, rc, out, err) -> DevsimResult:
 
 
 class DevsimProcess:
-    """A devsim running in the background (for scenarios that watch it while it runs)."""
+    """A devsim running in the background (for scenarios that watch it while it runs). Its
+    output is read as it comes: a devsim with --trace writes a line per notification, and one
+    whose pipe nobody reads blocks when the pipe is full (64 KiB), a whole fleet with it."""
 
     def __init__(self, argv: List[str]):
         self.argv = argv
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
+        self._out: List[str] = []
+        self._err: List[str] = []
+        self._pumps = [threading.Thread(target=self._pump, args=(f, buf), daemon=True)
+                       for f, buf in ((self.proc.stdout, self._out),
+                                      (self.proc.stderr, self._err))]
+        for t in self._pumps:
+            t.start()
+
+    @staticmethod
+    def _pump(f, buf: List[str]) -> None:
+        for line in f:
+            buf.append(line)
 
     def wait(self, timeout: float = 20.0) -> DevsimResult:
         try:
-            out, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout)
+            timed_out = False
         except subprocess.TimeoutExpired:
             _kill(self.proc)
-            out, err = self.proc.communicate()
+            timed_out = True
+        for t in self._pumps:
+            t.join(5)
+        out, err = "".join(self._out), "".join(self._err)
+        if timed_out:
             pytest.fail(f"devsim did not finish within {timeout} s: {' '.join(self.argv)}\n"
                         f"{out}\n{err}")
         if any(marker in err for marker in SANITIZER_MARKERS):

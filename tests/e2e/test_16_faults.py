@@ -37,8 +37,7 @@ import paho.mqtt.client as paho
 import pytest
 
 import conftest
-from conftest import (COAP_CON, COAP_NON, OPT_URI_PATH, SANITIZER_MARKERS, Collector,
-                      DevsimProcess, _devsim_argv, _kill, _parse_devsim, coap_encode,
+from conftest import (COAP_CON, COAP_NON, OPT_URI_PATH, Collector, coap_encode,
                       free_tcp_port, register_datagram,
                       sanitized_build, start_mosquitto, stop_mosquitto, vm_rss_kb, wait_until)
 from udpproxy import UdpProxy
@@ -70,53 +69,6 @@ class Requester:
         self.client.loop_stop()
         self.client.disconnect()
 
-
-
-class DrainedDevsim(DevsimProcess):
-    """A background devsim whose output is read as it comes: a devsim with --trace writes a
-    line per notification, and one whose pipe nobody reads blocks on it when it is full
-    (64 KiB), the whole fleet with it."""
-
-    def __init__(self, argv):
-        super().__init__(argv)
-        self._out, self._err = [], []
-        self._pumps = [threading.Thread(target=self._pump, args=(f, buf), daemon=True)
-                       for f, buf in ((self.proc.stdout, self._out),
-                                      (self.proc.stderr, self._err))]
-        for t in self._pumps:
-            t.start()
-
-    @staticmethod
-    def _pump(f, buf):
-        for line in f:
-            buf.append(line)
-
-    def wait(self, timeout: float = 20.0):
-        try:
-            self.proc.wait(timeout)
-        except Exception:
-            _kill(self.proc)
-            pytest.fail(f"devsim did not finish within {timeout} s: {' '.join(self.argv)}")
-        for t in self._pumps:
-            t.join(5)
-        out, err = "".join(self._out), "".join(self._err)
-        if any(marker in err for marker in SANITIZER_MARKERS):
-            pytest.fail(f"sanitizer report from devsim:\n{err}", pytrace=False)
-        return _parse_devsim(self.argv, self.proc.returncode, out, err)
-
-
-@pytest.fixture
-def sims(devsim_binary):
-    """sims(server, *actions, **options): a DrainedDevsim, killed at teardown."""
-    running = []
-
-    def start(server, *actions, **options):
-        p = DrainedDevsim(_devsim_argv(devsim_binary, server, actions, **options))
-        running.append(p)
-        return p
-    yield start
-    for p in running:
-        p.kill()
 
 
 def answers(collectors, prefix, ep):
@@ -200,7 +152,7 @@ def log_time(line):
 # ---------------------------------------------------------------- 1. the broker dies
 
 @pytest.mark.parametrize("persistence", [False, True], ids=["no-persistence", "persistence"])
-def test_a_broker_killed_mid_stream_loses_nothing_silently(gateway, devsim, sims, tmp_path, prefix,
+def test_a_broker_killed_mid_stream_loses_nothing_silently(gateway, devsim, tmp_path, prefix,
                                                            persistence):
     """SIGKILL of mosquitto while a device notifies ten times a second and a slow device has
     writes in progress; mosquitto comes back on the same port four seconds later. Persistence
@@ -223,9 +175,9 @@ def test_a_broker_killed_mid_stream_loses_nothing_silently(gateway, devsim, sims
         assert wait_until(lambda: "mqtt-subscribed" in gw.log(), WAIT), gw.log()
         notif, slow = f"{prefix[:20]}-notif", f"{prefix[:20]}-slow"
         topic = f"{prefix}/{notif}/data/3303/0/5700"
-        pn = sims(gw.server, "register", "serve:60", "deregister", ep=notif,
+        pn = devsim.start(gw.server, "register", "serve:60", "deregister", ep=notif,
                           rate=10, format="tlv", trace=True)
-        ps = sims(gw.server, "register", "serve:60", "deregister", ep=slow,
+        ps = devsim.start(gw.server, "register", "serve:60", "deregister", ep=slow,
                           trace=True, extra=("--delay-ms", "250"))
         cols[0].wait_count(lambda m: m.topic == topic, 5, timeout=WAIT)
         cols[0].wait_for(f"{prefix}/{slow}/event", timeout=WAIT)
@@ -333,7 +285,7 @@ def test_a_broker_killed_mid_stream_loses_nothing_silently(gateway, devsim, sims
 
 # ---------------------------------------------------------------- 2. the gateway dies
 
-def test_a_gateway_killed_under_load_keeps_its_devices(gateway, devsim, sims, broker, mqtt, prefix,
+def test_a_gateway_killed_under_load_keeps_its_devices(gateway, devsim, broker, mqtt, prefix,
                                                        tmp_path):
     """SIGKILL of the gateway while 20 devices notify five times a second, reads stream in and
     writes wait for a slow device; it starts again on its port and store. The devices Update
@@ -349,10 +301,10 @@ def test_a_gateway_killed_under_load_keeps_its_devices(gateway, devsim, sims, br
     # The kill lands in the first serve; the Update after it is the devices' first word to
     # the new gateway.
     t1, t2 = 6 * SLOW, 6 * SLOW
-    fleet = sims(gw.server, "register", f"serve:{t1}", "update", f"serve:{t2}",
+    fleet = devsim.start(gw.server, "register", f"serve:{t1}", "update", f"serve:{t2}",
                          "deregister", count=n_dev, ep_prefix=f"{prefix[:20]}-k", rate=5,
                          format="tlv", trace=True, timeout_ms=20000)
-    ps = sims(gw.server, "register", f"serve:{t1}", "update", f"serve:{t2 + 10}",
+    ps = devsim.start(gw.server, "register", f"serve:{t1}", "update", f"serve:{t2 + 10}",
                       "deregister", ep=slow, trace=True, extra=("--delay-ms", "300"))
     assert wait_until(lambda: len(gw.log_lines(r"observing ep=")) == n_dev, WAIT), gw.log()
     mqtt.wait_for(f"{prefix}/{slow}/event", timeout=WAIT)
@@ -445,7 +397,7 @@ def test_a_gateway_killed_under_load_keeps_its_devices(gateway, devsim, sims, br
 
 # ---------------------------------------------------------------- 3. a lossy path
 
-def test_a_lossy_path_still_registers_notifies_and_answers(gateway, devsim, sims, broker, mqtt,
+def test_a_lossy_path_still_registers_notifies_and_answers(gateway, devsim, broker, mqtt,
                                                            prefix):
     """Ten devices behind udpproxy: 15 % of the datagrams dropped, 5 % duplicated, 5 %
     reordered, both ways, seed 16. CoAP retransmissions carry registrations and requests
@@ -457,7 +409,7 @@ def test_a_lossy_path_still_registers_notifies_and_answers(gateway, devsim, sims
     eps = [f"{epp}{i}" for i in range(n_dev)]
     with UdpProxy(("127.0.0.1", gw.port), drop=0.15, duplicate=0.05, reorder=0.05,
                   seed=16) as proxy:
-        p = sims(f"coap://127.0.0.1:{proxy.port}", "register", "serve:120",
+        p = devsim.start(f"coap://127.0.0.1:{proxy.port}", "register", "serve:120",
                          "deregister", count=n_dev, ep_prefix=epp, rate=5, format="tlv",
                          trace=True, timeout_ms=60000)
         t0 = time.time()
@@ -568,7 +520,7 @@ def udp_drops(port):
     return None
 
 
-def test_a_registration_storm_and_a_flood_leave_other_devices_served(gateway, devsim, sims, broker,
+def test_a_registration_storm_and_a_flood_leave_other_devices_served(gateway, devsim, broker,
                                                                      mqtt, prefix):
     """10,000 devices register at once (two devsim processes: one holds three descriptors per
     device, and the hard limit of open files is 20,000), while 5 sockets send malformed
@@ -586,7 +538,7 @@ def test_a_registration_storm_and_a_flood_leave_other_devices_served(gateway, de
     # collector of their own, so that each look does not go through all of them.
     mine = Collector(broker, f"{prefix}/{keep}/#", prefix)
     stats_col = Collector(broker, f"{prefix}/gateway/stats", prefix)
-    pk = sims(gw.server, "register", "serve:300", "deregister", ep=keep, rate=5,
+    pk = devsim.start(gw.server, "register", "serve:300", "deregister", ep=keep, rate=5,
                       format="tlv")
     mine.wait_count(lambda m: m.topic == topic, 2, timeout=WAIT)
 
@@ -644,7 +596,7 @@ def test_a_registration_storm_and_a_flood_leave_other_devices_served(gateway, de
     for th in floods:
         th.start()
     rd.start()
-    storm = [sims(gw.server, "register", "silent", count=c,
+    storm = [devsim.start(gw.server, "register", "silent", count=c,
                           ep_prefix=f"{prefix[:16]}-s{k}-", rate=0, quiet=True,
                           timeout_ms=60000, extra=("--concurrency", "200"))
              for k, c in enumerate(halves)]
@@ -703,7 +655,7 @@ def raw_mqtt_subscriber(port, client_id, topic_filter):
 
 
 @pytest.mark.parametrize("version", ["3.1.1", "5"])
-def test_a_broker_that_pushes_back_costs_no_service_and_no_data(gateway, devsim, sims, tmp_path,
+def test_a_broker_that_pushes_back_costs_no_service_and_no_data(gateway, devsim, tmp_path,
                                                                 prefix, version):
     """mosquitto with max_inflight_messages 1 (for an MQTT 5 client also its Receive Maximum:
     the gateway may have one publication in flight) and max_queued_messages 1000, a
@@ -723,10 +675,10 @@ def test_a_broker_that_pushes_back_costs_no_service_and_no_data(gateway, devsim,
         assert wait_until(lambda: "mqtt-subscribed" in gw.log(), WAIT), gw.log()
         n_dev = 20
         epp = f"{prefix[:20]}-bp"
-        fleet = sims(gw.server, "register", "serve:300", "deregister", count=n_dev,
+        fleet = devsim.start(gw.server, "register", "serve:300", "deregister", count=n_dev,
                              ep_prefix=epp, rate=10, format="tlv", trace=True)
         slow = f"{prefix[:20]}-slowdev"
-        sims(gw.server, "register", "serve:300", "deregister", ep=slow,
+        devsim.start(gw.server, "register", "serve:300", "deregister", ep=slow,
                           extra=("--delay-ms", "200"))
         col.wait_count(lambda m: "/data/" in m.topic, n_dev * 3, timeout=WAIT)
         col.wait_for(f"{prefix}/{slow}/event", timeout=WAIT)
@@ -820,7 +772,7 @@ def metrics_now(port):
 
 @pytest.mark.parametrize("version", ["3.1.1", "5"])
 def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
-        gateway, sims, tmp_path, prefix, version):
+        gateway, devsim, tmp_path, prefix, version):
     """mosquitto stops (SIGSTOP) for as long as it takes a device notifying 50 times a second to
     fill the broker's window (unacknowledged publications: the gateway's log says how many at
     connection) and the gateway's queue (max_buffered 20). While it is stopped, the gateway
@@ -843,7 +795,7 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
         assert 1 <= window <= 256, connected
         ep = f"{prefix[:20]}-full"
         topic = f"{prefix}/{ep}/data/3303/0/5700"
-        dev = sims(gw.server, "register", "serve:60", "deregister", ep=ep, rate=50,
+        dev = devsim.start(gw.server, "register", "serve:60", "deregister", ep=ep, rate=50,
                    format="tlv", trace=True)
         col.wait_count(lambda m: m.topic == topic, 10, timeout=WAIT)
         assert metrics_now(http_port)["lwm2m_gw_mqtt_dropped_total"] == 0
