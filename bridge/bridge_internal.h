@@ -1,5 +1,6 @@
-/* bridge_internal.h - the bridge's state, shared by its files: mqtt.c (the broker connection)
- * and uplink.c (what the LwM2M side reports, published). Private to bridge/. */
+/* bridge_internal.h - the bridge's state, shared by its files: mqtt.c (the broker connection),
+ * publish.c (the window and queue of publications), uplink.c (what the LwM2M side reports,
+ * published), downlink.c (requests) and metrics.c. Private to bridge/. */
 #ifndef BRIDGE_INTERNAL_H
 #define BRIDGE_INTERNAL_H
 
@@ -59,7 +60,7 @@ struct pending_dispatch {
     UT_hash_handle hh;
 };
 
-/* A publication waiting in the gateway's queue for the broker's window (mqtt.c). */
+/* A publication waiting in the gateway's queue for the broker's window (publish.c). */
 struct outgoing;
 
 /* What the bridge counts since it started, for bridge_metrics(). */
@@ -117,7 +118,7 @@ struct bridge {
     int64_t started_at;        /* monotonic ms of bridge_new() */
     uint64_t ctr[BR_COUNTERS];
 
-    /* Flow control (mqtt.c). Paho MQTT C 1.3.12 sends what it holds beyond the broker's
+    /* Flow control (publish.c). Paho MQTT C 1.3.12 sends what it holds beyond the broker's
      * Receive Maximum only at its next once-a-second wake-up, and looks for a free message id
      * by walking everything it holds: the gateway hands Paho at most `window` publications
      * that wait for the broker's acknowledgement, and keeps the others, in order, in its own
@@ -173,6 +174,8 @@ void downlink_on_result(void *ctx, const struct registration *reg, uint64_t hand
 size_t downlink_observations(struct bridge *b, const char *ep, struct observe_spec *out, size_t n,
                              size_t cap);
 
+/* ---- publish.c ---- */
+
 /* Publishes `payload` on `topic`, counted under `kind` once handed to Paho; qos -1 means the
  * configured one. The publication goes to Paho at once while the broker's window has room
  * and nothing waits before it, else it is copied into the gateway's queue and sent, in order,
@@ -183,7 +186,7 @@ size_t downlink_observations(struct bridge *b, const char *ep, struct observe_sp
 int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic,
                    const void *payload, size_t len, int qos, bool retain);
 
-/* Publishes an answer with MQTT 5 Correlation Data when there is some (mqtt.c), like
+/* Publishes an answer with MQTT 5 Correlation Data when there is some, like
  * bridge_publish() except that an answer is never dropped for a full queue. With `token`, at
  * QoS 1 and 2, a token of the gateway's (never 0) is written there and the broker's
  * acknowledgement, or a failure, comes back as INBOX_DELIVERED (INBOX_UNDELIVERED) with it,
@@ -192,6 +195,36 @@ int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic
 int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
                           const uint8_t *correlation, size_t correlation_len, int *token);
 
+/* Paho completed `completed` publications other than tokened answers (b->completed), `failed` of
+ * them failed: frees their places in the window; the failed are counted as dropped and logged. */
+void publish_completed(struct bridge *b, unsigned completed, unsigned failed);
+
+/* The broker acknowledged (ok) or failed the tokened answer `token`: frees its place in the
+ * window and tells downlink_delivered(). */
+void publish_answered(struct bridge *b, int token, bool ok);
+
+/* Hands Paho what waits in the queue, oldest first, while it may go. Called at the end of every
+ * bridge_process(): a connection and completions open the window, and only there. */
+void publish_flush(struct bridge *b);
+
+/* When the queue is to be tried again (monotonic ms), or -1: soon when its head may go but
+ * Paho's own buffer was full, since that drains with no callback. */
+int64_t publish_next_deadline(const struct bridge *b);
+
+/* At a clean stop, connected: hands Paho all that waits in the queue, window or not; what it
+ * took is no longer counted as waiting. The queue itself is freed by publish_drop_queue(). */
+void publish_hand_over(struct bridge *b);
+
+/* After the client is destroyed: logs the burst of drops in course and what Paho never took,
+ * then frees the queue. */
+void publish_drop_queue(struct bridge *b);
+
+/* ---- the rest, each with its file ---- */
+
+/* Appends an event to the inbox and wakes the loop; safe on any thread (mqtt.c). */
+void inbox_put(struct bridge *b, enum inbox_kind kind, int code, const char *text);
+
+/* Frees what `m` owns and zeroes it, not `m` itself (downlink.c). */
 void inbox_message_clear(struct inbox_message *m);
 
 /* Publishes the summary on {prefix}/gateway/stats (metrics.c). */
