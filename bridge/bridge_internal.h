@@ -126,9 +126,9 @@ struct bridge {
     int window;    /* the CONNACK's Receive Maximum, at most GW_MQTT_WINDOW */
     int in_flight; /* handed to Paho at QoS >= 1 and not completed */
     struct outgoing *out_head, *out_tail; /* the queue, oldest first */
-    size_t out_waiting;                   /* in the queue, answers left out */
+    size_t out_waiting;                   /* values and stats in the queue: droppable */
     size_t out_max;                       /* mqtt.max_buffered: the bound of out_waiting */
-    size_t out_answers;                   /* answers in the queue (they are never dropped) */
+    size_t out_kept;                      /* the others in the queue, never dropped */
     int answer_token;                     /* the last token bridge_publish_answer() gave */
     uint64_t burst[BR_PUB_STATS + 1];     /* dropped from a full queue since the burst began, by
                                              kind; all 0 outside a burst */

@@ -147,7 +147,7 @@ static void collect(const struct bridge *b, uint64_t *out)
     gauge[G_OBSERVATIONS] = b->server ? server_observation_count(b->server) : 0;
     gauge[G_HELD] = hold_count(b->hold);
     gauge[G_MQTT_CONNECTED] = b->connected;
-    gauge[G_MQTT_QUEUED] = b->out_waiting + b->out_answers;
+    gauge[G_MQTT_QUEUED] = b->out_waiting + b->out_kept;
     gauge[G_UPTIME] = (uint64_t)((gw_now_mono_ms() - b->started_at) / 1000);
     for (size_t i = 0; i < GW_ARRAY_LEN(metrics); i++) {
         const struct metric *m = &metrics[i];

@@ -364,7 +364,7 @@ static void on_connected_event(struct bridge *b, int window)
     b->backoff_ms = b->reconnect_min_ms;
     b->window = window;
     log_info("mqtt-connected uri=%s window=%d in_flight=%d queued=%zu", b->uri, window,
-             b->in_flight, b->out_waiting + b->out_answers);
+             b->in_flight, b->out_waiting + b->out_kept);
     /* "online" once requests can be taken: after the SUBACK (INBOX_SUBSCRIBED). */
     if (b->n_filters)
         subscribe(b);

@@ -187,6 +187,16 @@ static void end_burst(struct bridge *b)
 }
 
 /* Copies `o` to the end of the queue, in one allocation with its bytes. */
+/* Values and stats may be dropped when the queue is full: a newer one follows. The others
+ * may not: an answer ends a request that the store keeps until the broker has the answer
+ * (downlink.c), and the lifecycle topics (status, registration, event) say what the broker's
+ * retained state must end as, a handful per Register or De-register, so a storm of N devices
+ * queues about 3 N of them at most. */
+static bool droppable(const struct outgoing *o)
+{
+    return o->kind == BR_PUB_DATA || o->kind == BR_PUB_STATS;
+}
+
 static int enqueue(struct bridge *b, const struct outgoing *o)
 {
     size_t tlen = strlen(o->topic) + 1;
@@ -213,10 +223,10 @@ static int enqueue(struct bridge *b, const struct outgoing *o)
     else
         b->out_head = q;
     b->out_tail = q;
-    if (o->kind == BR_PUB_ANSWER)
-        b->out_answers++;
-    else
+    if (droppable(o))
         b->out_waiting++;
+    else
+        b->out_kept++;
     return GW_OK;
 }
 
@@ -229,12 +239,10 @@ static bool may_send(const struct bridge *b, const struct outgoing *o)
 
 /* Sends `o` at once when it may go and nothing waits before it (the order of the queue is the
  * order on the wire: retained topics keep their last value); else queues a copy, or drops it
- * when mqtt.max_buffered publications wait (the first drop of a burst is logged here, the
- * count at its end).
- * Answers are never dropped: each one ends a request that the store keeps until the broker
- * has the answer (downlink.c), so they are bounded by what the store holds. They wait in the
- * queue like the rest rather than go past it: handed to Paho beyond the window, an answer
- * would wait there for Paho's next once-a-second wake-up, and hold up all behind it. */
+ * when it is droppable and mqtt.max_buffered values and stats wait (the first drop of a burst
+ * is logged here, the count at its end). What is never dropped waits in the queue like the
+ * rest rather than go past it: handed to Paho beyond the window, it would wait there for
+ * Paho's next once-a-second wake-up, and hold up all behind it. */
 static int publish(struct bridge *b, const struct outgoing *o)
 {
     if (!b->out_head && may_send(b, o)) {
@@ -242,7 +250,7 @@ static int publish(struct bridge *b, const struct outgoing *o)
         if (rc != -GW_AGAIN)
             return rc;
     }
-    if (o->kind != BR_PUB_ANSWER && b->out_waiting >= b->out_max) {
+    if (droppable(o) && b->out_waiting >= b->out_max) {
         b->ctr[BR_DROPPED]++;
         if (b->burst_total++ == 0)
             log_warn("mqtt-queue-full topic=%s max_buffered=%zu in_flight=%d window=%d "
@@ -265,10 +273,10 @@ void publish_flush(struct bridge *b)
         b->out_head = o->next;
         if (!b->out_head)
             b->out_tail = NULL;
-        if (o->kind == BR_PUB_ANSWER)
-            b->out_answers--;
-        else
+        if (droppable(o))
             b->out_waiting--;
+        else
+            b->out_kept--;
         if (rc < 0 && o->token)
             downlink_delivered(b, o->token, false); /* published again on the next connection */
         free(o);
@@ -342,20 +350,23 @@ void publish_hand_over(struct bridge *b)
     for (struct outgoing *o = b->out_head; o; o = o->next) {
         if (hand_off(b, o) < 0)
             continue;
-        if (o->kind == BR_PUB_ANSWER)
-            b->out_answers--;
-        else
+        if (droppable(o))
             b->out_waiting--;
+        else
+            b->out_kept--;
     }
 }
 
 void publish_drop_queue(struct bridge *b)
 {
     end_burst(b);
-    if (b->out_waiting + b->out_answers)
+    size_t answers = 0;
+    for (const struct outgoing *o = b->out_head; o; o = o->next)
+        answers += o->kind == BR_PUB_ANSWER;
+    if (b->out_waiting + b->out_kept)
         log_warn("mqtt-publish-dropped count=%zu reason=\"the gateway stops before the broker "
                  "could take them\" answers_kept=%zu",
-                 b->out_waiting + b->out_answers, b->out_answers);
+                 b->out_waiting + b->out_kept, answers);
     for (struct outgoing *o = b->out_head, *next; o; o = next) {
         next = o->next;
         free(o);

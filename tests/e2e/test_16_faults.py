@@ -855,3 +855,44 @@ def retained_sys(b, topic):
         return c.all()[-1].text if c.all() else None
     finally:
         c.close()
+
+
+def test_a_storm_behind_a_narrow_window_loses_no_lifecycle_message(gateway, devsim, tmp_path,
+                                                                   prefix):
+    """A broker that takes one QoS 1 publication at a time (MQTT 5 Receive Maximum 1) and a
+    gateway queue of 5 (max_buffered): 100 devices register at once, three lifecycle messages
+    each. Only values and stats may be dropped from a full queue; every device's retained
+    `online`, its registration and its event reach the broker, and nothing is counted as
+    dropped."""
+    b = start_mosquitto(tmp_path, extra_conf="max_inflight_messages 1\n")
+    col = Collector(b, f"{prefix}/#", prefix)
+    http_port = free_tcp_port()
+    n = 100
+    try:
+        gw = gateway(mqtt_uri=b.uri, wait_online=False,
+                     mqtt_conf='  version = "5";\n  max_buffered = 5;\n',
+                     extra_conf=f'http: {{ listen = "http://127.0.0.1:{http_port}"; }};\n')
+        connected = gw.wait_log(r"mqtt-connected ", WAIT)
+        assert " window=1 " in connected, connected
+        storm = devsim.start(gw.server, "register", "silent", count=n,
+                             ep_prefix=f"{prefix[:16]}-w-", rate=0, quiet=True,
+                             timeout_ms=60000, extra=("--concurrency", "100"))
+        res = storm.wait(120)
+        assert res.rc == 0, res
+
+        def online():
+            return {m.topic for m in col.all()
+                    if m.topic.endswith("/status") and m.payload == b"online"
+                    and "/gateway/" not in m.topic}
+        assert wait_until(lambda: len(online()) == n, WAIT * SLOW), len(online())
+        events = [m for m in col.all() if m.topic.endswith("/event")]
+        regs = [m for m in col.all() if m.topic.endswith("/registration") and m.payload]
+        m = metrics_now(http_port)
+        print(f"\n[narrow window] {n} devices: online={len(online())} registrations={len(regs)} "
+              f"events={len(events)} dropped={m['lwm2m_gw_mqtt_dropped_total']}")
+        assert len(events) == n and len(regs) == n, (len(events), len(regs))
+        assert m["lwm2m_gw_mqtt_dropped_total"] == 0, m
+        assert not gw.log_lines(r"mqtt-queue-full "), gw.log_lines(r"mqtt-queue-full ")
+    finally:
+        col.close()
+        stop_mosquitto(b)
