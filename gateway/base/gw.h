@@ -82,6 +82,11 @@ int gw_hex_decode(const char *text, size_t len, uint8_t *out, size_t cap);
  * reuses meanwhile may be passed too; fn must tolerate any socket. */
 void gw_each_socket(void (*fn)(int fd, void *arg), void *arg);
 
+/* While on, every datagram socket the process binds (libcoap's listeners among them) is bound
+ * with SO_REUSEPORT, so that several sockets share one port and the kernel spreads the peers
+ * over them by their address (sock.c says how). */
+void gw_share_port(bool on);
+
 #define GW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define GW_STRINGIFY_(x) #x
 #define GW_STRINGIFY(x) GW_STRINGIFY_(x)

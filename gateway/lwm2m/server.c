@@ -35,8 +35,10 @@
 #define DEFAULT_QUEUE_AWAKE 93 /* seconds: MAX_TRANSMIT_WAIT, LwM2M's default awake time */
 #define SEPARATE_RESPONSE_MARGIN_MS 5000
 #define READ_BATCH_MAX 64        /* datagrams read per listener for one pass of libcoap's timers */
-#define RECEIVE_BUFFER (4 << 20) /* bytes of datagrams a listener queues: a burst of Registers */
+#define RECEIVE_BUFFER (1 << 20) /* bytes of datagrams a listener's socket queues (x LISTEN_SHARDS) */
 #define READS_PER_PROCESS 1024   /* datagrams per server_process(), so that MQTT gets its turn */
+#define LISTEN_SHARDS 64 /* sockets on one listen URI's port: see listen_on() */
+#define READY_MAX 64     /* ready listener sockets taken from one epoll_wait() */
 #define BLOCK_RX_MAX 1024        /* requests devices send in blocks, under way at once */
 #define BLOCK_RX_IDLE_MS 60000   /* a block-wise request with no block for this long is dropped */
 
@@ -806,6 +808,23 @@ static void widen_receive_buffer(int fd, void *arg)
     }
 }
 
+/* One listen URI is LISTEN_SHARDS libcoap endpoints, sockets in one SO_REUSEPORT group on its
+ * port; the kernel gives each peer address to one of them, always the same. libcoap 4.3.1
+ * walks every session of an endpoint for each datagram from a new peer
+ * (coap_endpoint_get_session, counting the idle ones), so a registration storm of N devices
+ * cost O(N^2) with one endpoint: 590 registrations/s at 100,000 devices. With 64 endpoints a
+ * walk is 1/64 as long (tests/bench/bench_storm.py). Whatever else listens on the port
+ * without SO_REUSEPORT still makes the first bind fail. */
+static bool listen_on(coap_context_t *coap, const coap_address_t *addr, coap_proto_t proto)
+{
+    bool ok = true;
+    gw_share_port(true);
+    for (int i = 0; i < LISTEN_SHARDS && ok; i++)
+        ok = coap_new_endpoint(coap, addr, proto) != NULL;
+    gw_share_port(false);
+    return ok;
+}
+
 static int resolve(const struct listen_uri *l, coap_address_t *out)
 {
     struct sockaddr_storage ss;
@@ -887,8 +906,8 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
             goto out_free;
         }
         bound[i] = addr;
-        if (!coap_new_endpoint(lw->coap, &addr,
-                               l->scheme == GW_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP)) {
+        if (!listen_on(lw->coap, &addr,
+                       l->scheme == GW_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP)) {
             log_error("listen-failed uri=%s reason=\"cannot bind (in use, or not an address of "
                       "this host)\"",
                       l->uri);
@@ -966,13 +985,13 @@ static void expire(struct server *lw)
  * waits on, so nothing here needs to ask it for a deadline. */
 static void read_datagrams(struct server *lw)
 {
-    struct epoll_event ready[COAP_MAX_EPOLL_EVENTS], batch[COAP_MAX_EPOLL_EVENTS * READ_BATCH_MAX];
+    struct epoll_event ready[READY_MAX], batch[READY_MAX * READ_BATCH_MAX];
     int fd = coap_context_get_coap_fd(lw->coap);
     unsigned total = 0;
     if (lw->read_batch == 0)
         lw->read_batch = 1;
     while (total < READS_PER_PROCESS) {
-        int n = epoll_wait(fd, ready, COAP_MAX_EPOLL_EVENTS, 0);
+        int n = epoll_wait(fd, ready, READY_MAX, 0);
         if (n <= 0)
             break;
         size_t m = 0;
@@ -991,7 +1010,7 @@ static void read_datagrams(struct server *lw)
         coap_set_log_level(level);
         total += (unsigned)m;
         /* Still readable: there was more than the batch; else it was too large. */
-        int left = epoll_wait(fd, ready, COAP_MAX_EPOLL_EVENTS, 0);
+        int left = epoll_wait(fd, ready, READY_MAX, 0);
         bool more = false;
         for (int i = 0; i < left; i++)
             more |= ready[i].data.ptr != NULL;

@@ -1,0 +1,78 @@
+"""19 listeners: one listen URI is a group of 64 UDP sockets on its port (SO_REUSEPORT), and the
+kernel gives each device address to one of them. Whichever socket a device lands on, it
+registers, is observed, notifies and answers requests, and what the gateway sends it comes from
+the port it registered at; a port another program holds still stops the start (test_01)."""
+import json
+import os
+
+from conftest import WAIT_TIMEOUT, wait_until
+
+SHARDS = 64  # LISTEN_SHARDS in gateway/lwm2m/server.c; README's "Listeners"
+N = 200
+OBSERVE_CONF = 'observe = ( { path = "/3303/0/5700"; } );\n'
+
+
+def udp_sockets_on(pid: int, port: int) -> int:
+    """How many of the process's UDP sockets are bound to `port` (its /proc/PID/net/udp rows whose
+    socket inode is one of its descriptors)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    n = 0
+    for table in ("udp", "udp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            next(f)
+            for row in f:
+                cols = row.split()
+                if int(cols[1].split(":")[1], 16) == port and cols[9] in inodes:
+                    n += 1
+    return n
+
+
+def test_the_port_is_a_group_of_sockets(gateway):
+    gw = gateway()
+    assert udp_sockets_on(gw.proc.pid, gw.port) == SHARDS
+
+
+def test_devices_on_every_socket_register_notify_and_answer(gateway, devsim, mqtt, prefix, req):
+    gw = gateway(extra_conf=OBSERVE_CONF)
+    mark = mqtt.mark()
+    p = devsim.start(gw.server, "register", "serve:60", count=N, ep_prefix="shard-",
+                     lifetime=600, rate=2, quiet=True)
+    eps = [f"shard-{i}" for i in range(N)]
+    # registered, and observed: a value from each (the answer to the Observe, then changes)
+    for ep in eps:
+        mqtt.wait_for(f"{prefix}/{ep}/event", lambda m: m.json()["event"] == "registered",
+                      since=mark, timeout=3 * WAIT_TIMEOUT)
+    for ep in eps:
+        mqtt.wait_for(f"{prefix}/{ep}/data/3303/0/5700", since=mark, timeout=3 * WAIT_TIMEOUT)
+    # notifications after the first value, from every device
+    later = mqtt.mark()
+    for ep in eps:
+        mqtt.wait_for(f"{prefix}/{ep}/data/3303/0/5700", since=later, timeout=3 * WAIT_TIMEOUT)
+
+    # a request to each: it reaches the device from the socket its address belongs to (a
+    # device's libcoap session drops a datagram from another port), and the answer comes back
+    r = req(eps[0])
+    for i, ep in enumerate(eps):
+        r.send({"id": f"r{i}", "op": "read", "path": "/3/0/0"},
+               topic=f"{prefix}/{ep}/request")
+
+    def finals():
+        got = {}
+        for ep in eps:
+            for m in mqtt.on(f"{prefix}/{ep}/response", mark):
+                doc = m.json()
+                if doc["status"] != "held":
+                    got[ep] = doc
+        return got
+    assert wait_until(lambda: len(finals()) == N, 3 * WAIT_TIMEOUT), \
+        sorted(set(eps) - set(finals()))
+    bad = {ep: a for ep, a in finals().items() if a["status"] != "ok" or a["code"] != "2.05"}
+    assert not bad, json.dumps(bad)[:2000]
+    p.kill()
