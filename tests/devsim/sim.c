@@ -487,14 +487,47 @@ static void expire_requests(struct sim *sim)
 
 /* ---- the event loop --------------------------------------------------------------------- */
 
-/* Has libcoap send the notifications it was told of, retransmit what is due and set the
- * context's timer to its next deadline. */
+/* libcoap 4.3.1 wakes a context for each notification through its timer descriptor: it sets
+ * the timer to fire at once (a timerfd_settime()), and the wake-up reads the timer and sets it
+ * again from what is due (another). In a flood of non-confirmable notifications those calls
+ * were 61 % of devsim's CPU under a VM, and devsim took more of the machine than the gateway
+ * it loads. So devsim keeps the timer itself: prepare_io() sets it only when libcoap has a
+ * deadline (a confirmable message to retransmit, a handshake), and sim_device_io() reads a
+ * timer that fired without handing it to libcoap. Then libcoap's record of its next wake-up
+ * stays in the past, and a notification no longer sets the timer. The descriptor is not
+ * handed out: it is the timerfd that libcoap created right after the context's epoll
+ * descriptor and registered in it (EEXIST from a second registration says so). */
+static int find_timer(int epfd)
+{
+    for (int fd = epfd + 1; fd <= epfd + 8; fd++) {
+        char path[64], target[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        if (n < 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[timerfd]") != 0)
+            continue;
+        struct epoll_event ev = {.events = EPOLLIN};
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+            epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev); /* another context's: undone */
+        else if (errno == EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+/* Has libcoap send the notifications it was told of and retransmit what is due; sets the
+ * context's timer (coap_io_prepare_epoll) only when libcoap has a deadline. */
 static void prepare_io(struct device *dev)
 {
     coap_tick_t now;
+    coap_socket_t *unused[1];
+    unsigned int n;
     coap_ticks(&now);
     dev->io_wanted = false;
-    coap_io_prepare_epoll(dev->ctx, now);
+    if (coap_io_prepare_io(dev->ctx, unused, 1, &n, now) != 0)
+        coap_io_prepare_epoll(dev->ctx, now);
 }
 
 void sim_device_io(struct device *dev)
@@ -510,8 +543,23 @@ void sim_device_io(struct device *dev)
          * a request dropped here */
         radio_drop_requests(dev);
         n = epoll_wait(fd, events, COAP_MAX_EPOLL_EVENTS, 0);
-        if (n > 0)
-            coap_io_do_epoll(dev->ctx, events, (size_t)n); /* prepares again per event */
+        size_t m = 0;
+        bool timer = false;
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.ptr == NULL && dev->timer_fd >= 0)
+                timer = true; /* the timer: see find_timer() */
+            else
+                events[m++] = events[i];
+        }
+        if (timer) {
+            uint64_t expirations;
+            if (read(dev->timer_fd, &expirations, sizeof(expirations)) < 0) {
+                /* not due after all: nothing to clear */
+            }
+            prepare_io(dev);
+        }
+        if (m > 0)
+            coap_io_do_epoll(dev->ctx, events, m); /* prepares again per event */
     } while (n == COAP_MAX_EPOLL_EVENTS);
     if (dev->reap)
         manage_reap(dev);
@@ -660,6 +708,7 @@ static bool device_setup(struct sim *sim, struct device *dev)
     dev->due_ms = INFINITY;
     dev->awake_until_ms = -INFINITY; /* with --awake: asleep until the first uplink */
     dev->fd = -2;
+    dev->timer_fd = -1;
     dev->name = device_name(sim->opt, dev->index);
     dev->ctx = coap_new_context(NULL);
     if (dev->name == NULL || dev->ctx == NULL || !objects_init(dev) || !serve_setup(dev)) {
@@ -673,6 +722,7 @@ static bool device_setup(struct sim *sim, struct device *dev)
         fprintf(stderr, "devsim: this libcoap has no epoll support\n");
         return false;
     }
+    dev->timer_fd = find_timer(fd);
     coap_register_response_handler(dev->ctx, on_response);
     coap_register_nack_handler(dev->ctx, on_nack);
     coap_register_event_handler(dev->ctx, radio_event);

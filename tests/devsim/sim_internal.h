@@ -126,6 +126,7 @@ struct device {
     /* When it listens (radio.c). */
     double awake_until_ms; /* with --awake: requests are answered until then */
     int fd;                /* the session's socket: -2 not looked for yet, -1 not found */
+    int timer_fd;          /* libcoap's timer of `ctx` (sim.c, find_timer), -1 not found */
 
     /* DTLS (radio.c): the credentials with {ep} replaced, kept for every new session. */
     char *psk_identity;
