@@ -98,8 +98,8 @@ int bridge_attach(struct bridge *b, struct server *lw);
  * Call before server_free(). */
 void bridge_drain(struct bridge *b);
 
-/* Commits what the turn of the loop wrote to the store. Call once per turn, after
- * bridge_process() and server_process(). */
+/* Commits what the turn of the loop wrote to the store, then publishes the final answers the
+ * turn produced. Call once per turn, after bridge_process() and server_process(). */
 void bridge_commit(struct bridge *b);
 
 #endif

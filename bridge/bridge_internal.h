@@ -85,6 +85,8 @@ enum bridge_counter {
 
 struct bridge {
     struct pending_dispatch *to_dispatch; /* by ep */
+    int64_t *answered;  /* seqs of the requests answered this turn: published after its commit */
+    size_t n_answered, cap_answered;
     MQTTAsync client;
     struct store *store;
     struct hold *hold;
@@ -157,6 +159,9 @@ void downlink_delivered(struct bridge *b, int token, bool ok);
 
 /* Publishes again the final answers the broker has not acknowledged (on a new connection). */
 void downlink_republish(struct bridge *b);
+
+/* Publishes the final answers of this turn; their store writes were committed just before. */
+void downlink_publish_answered(struct bridge *b);
 
 /* The observations requests asked for `ep` (created empty when `create`), or NULL. */
 struct ep_observations *downlink_requested(struct bridge *b, const char *ep, bool create);

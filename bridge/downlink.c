@@ -69,9 +69,36 @@ static void publish_final(struct bridge *b, struct held *r)
         hold_remove(b->hold, r);
 }
 
-/* Ends `r` with its final answer: the answer is stored (committed at once) before it is
- * published, and the request leaves the store when the broker acknowledged the answer
- * (downlink_delivered), so that neither a crash nor a broker outage loses it. */
+/* Notes that request `seq` was answered in this turn of the loop; false when out of memory. */
+static bool answered_this_turn(struct bridge *b, int64_t seq)
+{
+    if (b->n_answered == b->cap_answered) {
+        size_t cap = b->cap_answered ? 2 * b->cap_answered : 64;
+        int64_t *p = realloc(b->answered, cap * sizeof(*p));
+        if (!p)
+            return false;
+        b->answered = p;
+        b->cap_answered = cap;
+    }
+    b->answered[b->n_answered++] = seq;
+    return true;
+}
+
+void downlink_publish_answered(struct bridge *b)
+{
+    for (size_t i = 0; i < b->n_answered; i++) {
+        struct held *r = hold_find(b->hold, b->answered[i]);
+        /* not taken out meanwhile, nor published by downlink_republish() */
+        if (r && r->answer && r->token == 0)
+            publish_final(b, r);
+    }
+    b->n_answered = 0;
+}
+
+/* Ends `r` with its final answer: the answer is stored before it is published, and the
+ * request leaves the store when the broker acknowledged the answer (downlink_delivered), so
+ * that neither a crash nor a broker outage loses it. The answers of one turn of the loop share
+ * one commit, at its end (bridge_commit), and go out after it in the order they came. */
 static void finish_with(struct bridge *b, struct held *r, const struct response *res)
 {
     char buf[512];
@@ -94,8 +121,10 @@ static void finish_with(struct bridge *b, struct held *r, const struct response 
         return;
     }
     free(json);
-    store_commit(b->store);
-    publish_final(b, r);
+    if (!answered_this_turn(b, r->seq)) {
+        store_commit(b->store);
+        publish_final(b, r);
+    }
 }
 
 static void finish(struct bridge *b, struct held *r, struct request *req, enum response_status st,

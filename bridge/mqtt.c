@@ -491,7 +491,7 @@ void bridge_drain(struct bridge *b)
     pthread_mutex_unlock(&b->lock);
     if (pending)
         bridge_process(b);
-    store_commit(b->store);
+    bridge_commit(b);
 }
 
 int64_t bridge_next_deadline(const struct bridge *b)
@@ -512,6 +512,7 @@ int64_t bridge_next_deadline(const struct bridge *b)
 void bridge_commit(struct bridge *b)
 {
     store_commit(b->store);
+    downlink_publish_answered(b);
 }
 
 int bridge_fd(const struct bridge *b)
@@ -563,6 +564,7 @@ void bridge_free(struct bridge *b, int timeout_ms)
     if (b->efd >= 0)
         close(b->efd);
     hold_free(b->hold);
+    free(b->answered);
     struct pending_dispatch *pd, *pdtmp;
     HASH_ITER(hh, b->to_dispatch, pd, pdtmp)
     {
