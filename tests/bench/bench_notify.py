@@ -8,9 +8,11 @@ send/receive rate.
 1. Saturation: D devices at a rate far above what devsim can send; sent (devsim's count),
    received, delivered/s. The gateway is recorded with perf
    (build-bench/perf-notify-qos{0,1}.data, top symbols in the .txt beside it).
-2. Max sustainable rate: offered rates of 1/2, 3/4 and 1 of the saturated delivery; the
-   highest that arrives with loss <= 1 % (a start-up loss of about 100-500 messages, found
-   at any rate and any duration, would otherwise hide every rate).
+2. Max sustainable rate: offered rates of 1/2, 3/4, 1, 5/4 and 3/2 of the saturated delivery
+   (overloaded, the gateway spends CPU on values it then drops, and devsim on sending them,
+   so it may carry more than it delivers at saturation); the highest that arrives with loss
+   <= 1 % (a start-up loss of about 100-500 messages, found at any rate and any duration,
+   would otherwise hide every rate).
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate.
@@ -157,7 +159,9 @@ def main():
             with open(sat["perf"]) as f:
                 print(f"  perf top symbols ({sat['perf']}):\n    " + "    ".join(f.readlines()))
         best = None
-        for frac in (0.5, 0.75, 1.0):
+        # up to 1.5 times the saturated delivery: an overloaded gateway spends CPU on what it
+        # then drops (and devsim on sending it), so it may carry more than it delivers then
+        for frac in (0.5, 0.75, 1.0, 1.25, 1.5):
             offered = max(1000.0, round(sat["rate"] * frac, -2))
             r = flood(qos, offered)
             ok = r["lost"] <= 0.01 * r["expected"]

@@ -1033,7 +1033,7 @@ def register_datagram(mid: int, token: bytes, query: List[str], links: str,
 
 # ---------------------------------------------------------------- a device by hand
 
-OPT_OBSERVE, OPT_BLOCK2, OPT_BLOCK1, OPT_SIZE1 = 6, 23, 27, 60
+OPT_OBSERVE, OPT_BLOCK2, OPT_BLOCK1, OPT_SIZE1, OPT_ETAG = 6, 23, 27, 60, 4
 CF_TEXT, CF_TLV, CF_SENML_JSON, CF_SENML_CBOR = 0, 11542, 110, 112
 
 
@@ -1178,7 +1178,8 @@ class RawDevice:
 
     def serve(self, answers: dict, until: Callable[[], bool], timeout: float = WAIT_TIMEOUT,
               seq: int = 1, block_size: Optional[int] = None,
-              block1_size: Optional[int] = None) -> None:
+              block1_size: Optional[int] = None,
+              etag: Optional[Callable[[int], bytes]] = None, block_skip: int = 0) -> None:
         """Answers the gateway's requests until `until()` holds (fails after `timeout`):
         Write-Attributes with 2.04; an Observe of a path in `answers` ({path: (payload,
         content format)}) with 2.05, Observe `seq` and that payload (the token is kept in
@@ -1187,7 +1188,9 @@ class RawDevice:
         request asks for (block 0 if none), of the smaller of the two sizes, with Block2; only
         the answer to block 0 of an Observe carries the Observe option. A Write (PUT) is kept
         in `written`; one in blocks (Block1) is put together, each block but the last answered
-        2.31, and with `block1_size` the device asks for blocks no larger than that."""
+        2.31, and with `block1_size` the device asks for blocks no larger than that. Broken
+        block-wise answers, on purpose: `etag(num)` is the ETag of the answer to block `num`,
+        and a request for block num > 0 gets block num + `block_skip`."""
         deadline = time.monotonic() + timeout
         while not until():
             left = deadline - time.monotonic()
@@ -1243,6 +1246,10 @@ class RawDevice:
                 if block_size is not None or block2 is not None:
                     szx = (block_size.bit_length() - 5) if block_size is not None else 6
                     num, szx = (block2[0], min(block2[2], szx)) if block2 else (0, szx)
+                    if num > 0:
+                        num += block_skip
+                    if etag is not None:
+                        opts.append((OPT_ETAG, etag(num)))
                     size = 16 << szx
                     more = len(payload) > (num + 1) * size
                     payload = payload[num * size:(num + 1) * size]

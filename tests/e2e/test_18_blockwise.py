@@ -6,6 +6,7 @@ reassembly, no longer used, dereferenced NULL on the empty-blocks sequence below
 import base64
 import json
 import os
+import time
 
 import pytest
 
@@ -58,6 +59,32 @@ def test_a_read_answered_in_blocks_is_fetched_whole(gateway, mqtt, raw_device, r
     assert [b[0] for b in d.request_block2 if b] == list(range(1, -(-len(text) // 64))), \
         d.request_block2
     assert len(set(d.request_tokens)) == len(d.request_tokens), d.request_tokens
+
+
+@pytest.mark.parametrize("broken, reason", [
+    ({"etag": lambda num: b"v1" if num == 0 else b"v2"},
+     "the value changed during the transfer (ETag)"),
+    ({"block_skip": 1}, "block 2 (at byte 128) came for byte 64"),
+])
+def test_a_read_whose_blocks_do_not_fit_together_ends_in_5_02(gateway, mqtt, raw_device, req,
+                                                                broken, reason):
+    gw = gateway()
+    d = raw_device(gw.port, "torn-read")
+    d.register("</3/0>")
+    mark = mqtt.mark()
+    text = ("a manufacturer with a very long name, " * 10).strip()
+    r = req("torn-read")
+    r.send({"id": "r", "op": "read", "path": "/3/0/0"})
+    d.serve({"/3/0/0": (text.encode(), CF_TEXT)}, block_size=64,
+            until=lambda: any(b for b in d.request_block2 if b), **broken)
+    a = r.final("r", mark)
+    assert (a["status"], a["code"]) == ("device-error", "5.02"), a
+    assert a["error"] == f"block-wise answer unusable: {reason}", a
+    assert gw.wait_log(r"request-blocks-broken ep=torn-read op=read ", WAIT_TIMEOUT)
+    # the gateway asked for block 1 once, and nothing after the broken answer
+    time.sleep(0.5)
+    d.serve({}, until=lambda: True)
+    assert [b for b in d.request_block2 if b] == [(1, 0, 2)], d.request_block2
 
 
 def test_a_send_in_blocks_is_put_together_and_published(gateway, mqtt, raw_device, prefix):
