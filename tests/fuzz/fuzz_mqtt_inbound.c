@@ -365,6 +365,7 @@ static void bridge_unmake(struct bridge *b)
         free(p);
     }
     hold_free(b->hold);
+    free(b->answered);
     free(b);
 }
 
@@ -430,7 +431,12 @@ static void settle(void)
             busy = true;
         }
         busy |= acknowledge();
+        /* bridge_commit(), which is in mqtt.c: the turn's commit, then its final answers */
         store_commit(H.b->store);
+        if (H.b->n_answered) {
+            downlink_publish_answered(H.b);
+            busy = true;
+        }
         if (!busy)
             return;
     }
