@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <coap3/coap.h>
 
@@ -813,10 +814,18 @@ static void widen_receive_buffer(int fd, void *arg)
  * walks every session of an endpoint for each datagram from a new peer
  * (coap_endpoint_get_session, counting the idle ones), so a registration storm of N devices
  * cost O(N^2) with one endpoint: 590 registrations/s at 100,000 devices. With 64 endpoints a
- * walk is 1/64 as long (tests/bench/bench_storm.py). Whatever else listens on the port
- * without SO_REUSEPORT still makes the first bind fail. */
+ * walk is 1/64 as long (tests/bench/bench_storm.py). libcoap sets SO_REUSEADDR on its sockets,
+ * with which a second gateway could bind the same port and take some of the devices: so a
+ * socket without it is bound first, which fails while anything holds the port. */
 static bool listen_on(coap_context_t *coap, const coap_address_t *addr, coap_proto_t proto)
 {
+    int probe = socket(addr->addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0) {
+        bool held = bind(probe, &addr->addr.sa, addr->size) != 0;
+        close(probe);
+        if (held)
+            return false;
+    }
     bool ok = true;
     gw_share_port(true);
     for (int i = 0; i < LISTEN_SHARDS && ok; i++)

@@ -1,11 +1,13 @@
 """19 listeners: one listen URI is a group of 64 UDP sockets on its port (SO_REUSEPORT), and the
 kernel gives each device address to one of them. Whichever socket a device lands on, it
 registers, is observed, notifies and answers requests, and what the gateway sends it comes from
-the port it registered at; a port another program holds still stops the start (test_01)."""
+the port it registered at. A port another program holds still stops the start (test_01), and so
+does one another gateway holds."""
 import json
 import os
+import re
 
-from conftest import WAIT_TIMEOUT, wait_until
+from conftest import WAIT_TIMEOUT, run_gateway, wait_until, write_gateway_conf
 
 SHARDS = 64  # LISTEN_SHARDS in gateway/lwm2m/server.c; README's "Listeners"
 N = 200
@@ -36,6 +38,20 @@ def udp_sockets_on(pid: int, port: int) -> int:
 
 def test_the_port_is_a_group_of_sockets(gateway):
     gw = gateway()
+    assert udp_sockets_on(gw.proc.pid, gw.port) == SHARDS
+
+
+def test_a_second_gateway_on_the_same_port_does_not_start(gateway, gw_binary, broker, prefix,
+                                                          tmp_path):
+    # libcoap's sockets allow SO_REUSEADDR binds, and these SO_REUSEPORT ones: a second
+    # gateway must not take some of the devices of the first
+    gw = gateway()
+    conf = tmp_path / "second.conf"
+    write_gateway_conf(conf, port=gw.port, mqtt_uri=broker.uri, prefix=f"{prefix}-2",
+                       store=str(tmp_path / "second.db"))
+    p = run_gateway(gw_binary, "-c", str(conf), timeout=15)
+    assert p.returncode == 3, p
+    assert re.search(rf"listen-failed uri=coap://127\.0\.0\.1:{gw.port}\b", p.stderr), p.stderr
     assert udp_sockets_on(gw.proc.pid, gw.port) == SHARDS
 
 
