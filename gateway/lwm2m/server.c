@@ -814,24 +814,35 @@ static void widen_receive_buffer(int fd, void *arg)
  * walks every session of an endpoint for each datagram from a new peer
  * (coap_endpoint_get_session, counting the idle ones), so a registration storm of N devices
  * cost O(N^2) with one endpoint: 590 registrations/s at 100,000 devices. With 64 endpoints a
- * walk is 1/64 as long (tests/bench/bench_storm.py). libcoap sets SO_REUSEADDR on its sockets,
- * with which a second gateway could bind the same port and take some of the devices: so a
- * socket without it is bound first, which fails while anything holds the port. */
+ * walk is 1/64 as long (tests/bench/bench_storm.py). */
 static bool listen_on(coap_context_t *coap, const coap_address_t *addr, coap_proto_t proto)
 {
-    int probe = socket(addr->addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0) {
-        bool held = bind(probe, &addr->addr.sa, addr->size) != 0;
-        close(probe);
-        if (held)
-            return false;
-    }
     bool ok = true;
     gw_share_port(true);
     for (int i = 0; i < LISTEN_SHARDS && ok; i++)
         ok = coap_new_endpoint(coap, addr, proto) != NULL;
     gw_share_port(false);
     return ok;
+}
+
+/* libcoap sets SO_REUSEADDR on its sockets, with which a second gateway could bind the same port
+ * and take some of the devices: a socket without it, bound and closed before any listener is
+ * made, says whether anything holds the address. */
+static bool address_free(const coap_address_t *addr)
+{
+    int probe = socket(addr->addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return true; /* libcoap's own socket() will say */
+    bool free_now = bind(probe, &addr->addr.sa, addr->size) == 0;
+    close(probe);
+    return free_now;
+}
+
+static void listen_failed(const struct listen_uri *l)
+{
+    log_error("listen-failed uri=%s reason=\"cannot bind (in use, or not an address of this "
+              "host)\"",
+              l->uri);
 }
 
 static int resolve(const struct listen_uri *l, coap_address_t *out)
@@ -907,23 +918,30 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     coap_address_t *bound = calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*bound));
     if (!bound)
         goto out_free;
-    for (size_t i = 0; i < cfg->n_listen; i++) {
+    /* every address checked before any listener is made, so that two of ours on one port (an
+     * IPv4 and an IPv6 one) do not take each other for a stranger */
+    bool ok = true;
+    for (size_t i = 0; i < cfg->n_listen && ok; i++) {
+        if (resolve(&cfg->listen[i], &bound[i]) < 0) {
+            free(bound);
+            goto out_free;
+        }
+        ok = address_free(&bound[i]);
+        if (!ok)
+            listen_failed(&cfg->listen[i]);
+    }
+    for (size_t i = 0; i < cfg->n_listen && ok; i++) {
         const struct listen_uri *l = &cfg->listen[i];
-        coap_address_t addr;
-        if (resolve(l, &addr) < 0) {
-            free(bound);
-            goto out_free;
-        }
-        bound[i] = addr;
-        if (!listen_on(lw->coap, &addr,
-                       l->scheme == GW_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP)) {
-            log_error("listen-failed uri=%s reason=\"cannot bind (in use, or not an address of "
-                      "this host)\"",
-                      l->uri);
-            free(bound);
-            goto out_free;
-        }
-        log_info("listening uri=%s", l->uri);
+        ok = listen_on(lw->coap, &bound[i],
+                       l->scheme == GW_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP);
+        if (ok)
+            log_info("listening uri=%s", l->uri);
+        else
+            listen_failed(l);
+    }
+    if (!ok) {
+        free(bound);
+        goto out_free;
     }
     struct listeners ls = {bound, cfg->n_listen};
     gw_each_socket(widen_receive_buffer, &ls);

@@ -445,12 +445,15 @@ def write_gateway_conf(path, *, port: int, mqtt_uri: str, prefix: str, store: st
                        lifetime_min: int = 1, lifetime_max: int = 86400,
                        client_id: Optional[str] = None, extra: str = "",
                        mqtt_extra: str = "", lwm2m_extra: str = "", store_extra: str = "",
-                       coaps_port: Optional[int] = None) -> None:
+                       coaps_port: Optional[int] = None,
+                       listen: Optional[List[str]] = None) -> None:
     coaps = f', "coaps://127.0.0.1:{coaps_port}"' if coaps_port else ""
+    uris = ", ".join(f'"{u}"' for u in listen) if listen else \
+        f'"coap://127.0.0.1:{port}"{coaps}'
     path.write_text(
         "# written by tests/e2e/conftest.py\n"
         "lwm2m: {\n"
-        f'  listen = [ "coap://127.0.0.1:{port}"{coaps} ];\n'
+        f'  listen = [ {uris} ];\n'
         f"  lifetime_min = {lifetime_min};\n"
         f"  lifetime_max = {lifetime_max};\n" + lwm2m_extra +
         "};\n"
@@ -523,7 +526,7 @@ def run_gateway(gw_binary: str, *args: str, env: Optional[dict] = None,
 @pytest.fixture
 def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
     """Factory: gateway(lifetime_min=1, lifetime_max=86400, env=None, wait_online=True, ...)
-    writes a configuration, starts the daemon at --log-level debug, waits for its "started"
+    writes a configuration (`listen`: the lwm2m.listen URIs, else coap://127.0.0.1 on `port`), starts the daemon at --log-level debug, waits for its "started"
     line and for the retained `online` on {prefix}/gateway/status. At teardown each one gets
     SIGTERM and must exit with its `expect_exit` (0 unless the test says otherwise)."""
     started: List[Gateway] = []
@@ -535,6 +538,7 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
               wait_online: bool = True, wait_started: bool = True, extra_conf: str = "",
               mqtt_conf: str = "", store: Optional[str] = None, lwm2m_conf: str = "",
               store_conf: str = "", coaps_port: Optional[int] = None,
+              listen: Optional[List[str]] = None,
               args: tuple = ("--log-level", "debug")) -> Gateway:
         n = next(seq)
         udp = port or free_udp_port()
@@ -543,7 +547,7 @@ def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
                            store=store or str(tmp_path / f"state-{n}.db"), lifetime_min=lifetime_min,
                            lifetime_max=lifetime_max, extra=extra_conf, mqtt_extra=mqtt_conf,
                            lwm2m_extra=lwm2m_conf, store_extra=store_conf,
-                           coaps_port=coaps_port)
+                           coaps_port=coaps_port, listen=listen)
         log_path = str(tmp_path / f"gateway-{n}.stderr")
         mark = mqtt.mark()
         with open(log_path, "wb") as log:

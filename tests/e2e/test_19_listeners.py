@@ -7,7 +7,8 @@ import json
 import os
 import re
 
-from conftest import WAIT_TIMEOUT, run_gateway, wait_until, write_gateway_conf
+from conftest import (WAIT_TIMEOUT, free_udp_port, run_gateway, wait_until,
+                      write_gateway_conf)
 
 SHARDS = 64  # LISTEN_SHARDS in gateway/lwm2m/server.c; README's "Listeners"
 N = 200
@@ -53,6 +54,19 @@ def test_a_second_gateway_on_the_same_port_does_not_start(gateway, gw_binary, br
     assert p.returncode == 3, p
     assert re.search(rf"listen-failed uri=coap://127\.0\.0\.1:{gw.port}\b", p.stderr), p.stderr
     assert udp_sockets_on(gw.proc.pid, gw.port) == SHARDS
+
+
+def test_an_ipv4_and_an_ipv6_listener_share_a_port(gateway, devsim, mqtt, prefix):
+    # two listeners of one gateway on one port are not taken for a stranger holding it
+    port = free_udp_port()
+    gw = gateway(port=port, listen=[f"coap://0.0.0.0:{port}", f"coap://[::]:{port}"])
+    assert udp_sockets_on(gw.proc.pid, port) == 2 * SHARDS
+    mark = mqtt.mark()
+    for ep, host in (("v4-1", "127.0.0.1"), ("v6-1", "[::1]")):
+        r = devsim(f"coap://{host}:{port}", "register", ep=ep)
+        assert r.rc == 0 and r.summary["ok"] == 1, r
+        mqtt.wait_for(f"{prefix}/{ep}/event", lambda m: m.json()["event"] == "registered",
+                      since=mark)
 
 
 def test_devices_on_every_socket_register_notify_and_answer(gateway, devsim, mqtt, prefix, req):
