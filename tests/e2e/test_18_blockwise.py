@@ -43,17 +43,28 @@ def test_a_write_larger_than_a_block_goes_out_in_blocks(gateway, mqtt, raw_devic
     assert len(set(puts)) == 1, d.requests
 
 
-def test_a_read_answered_in_blocks_is_fetched_whole(gateway, mqtt, raw_device, req):
+LONG_TEXT = ("a manufacturer with a very long name, " * 10).strip()
+
+
+def read_in_blocks(gateway, mqtt, raw_device, req, ep, until, **broken):
+    """A device `ep` answers a Read of /3/0/0 (LONG_TEXT) in 64-byte blocks until `until(d)`,
+    broken as `broken` says (RawDevice.serve); returns the device and the final answer."""
     gw = gateway()
-    d = raw_device(gw.port, "big-read")
+    d = raw_device(gw.port, ep)
     d.register("</3/0>")
     mark = mqtt.mark()
-    text = ("a manufacturer with a very long name, " * 10).strip()
-    r = req("big-read")
+    r = req(ep)
     r.send({"id": "r", "op": "read", "path": "/3/0/0"})
-    d.serve({"/3/0/0": (text.encode(), CF_TEXT)}, block_size=64,
-            until=lambda: len([b for b in d.request_block2 if b]) >= len(text) // 64)
-    a = r.final("r", mark)
+    d.serve({"/3/0/0": (LONG_TEXT.encode(), CF_TEXT)}, block_size=64, until=lambda: until(d),
+            **broken)
+    return gw, d, r.final("r", mark)
+
+
+def test_a_read_answered_in_blocks_is_fetched_whole(gateway, mqtt, raw_device, req):
+    text = LONG_TEXT
+    _, d, a = read_in_blocks(
+        gateway, mqtt, raw_device, req, "big-read",
+        lambda d: len([b for b in d.request_block2 if b]) >= len(text) // 64)
     assert (a["status"], a["value"]) == ("ok", text), a
     # the further blocks were asked for in order, each under a token of its own
     assert [b[0] for b in d.request_block2 if b] == list(range(1, -(-len(text) // 64))), \
@@ -68,16 +79,8 @@ def test_a_read_answered_in_blocks_is_fetched_whole(gateway, mqtt, raw_device, r
 ])
 def test_a_read_whose_blocks_do_not_fit_together_ends_in_5_02(gateway, mqtt, raw_device, req,
                                                                 broken, reason):
-    gw = gateway()
-    d = raw_device(gw.port, "torn-read")
-    d.register("</3/0>")
-    mark = mqtt.mark()
-    text = ("a manufacturer with a very long name, " * 10).strip()
-    r = req("torn-read")
-    r.send({"id": "r", "op": "read", "path": "/3/0/0"})
-    d.serve({"/3/0/0": (text.encode(), CF_TEXT)}, block_size=64,
-            until=lambda: any(b for b in d.request_block2 if b), **broken)
-    a = r.final("r", mark)
+    gw, d, a = read_in_blocks(gateway, mqtt, raw_device, req, "torn-read",
+                              lambda d: any(b for b in d.request_block2 if b), **broken)
     assert (a["status"], a["code"]) == ("device-error", "5.02"), a
     assert a["error"] == f"block-wise answer unusable: {reason}", a
     assert gw.wait_log(r"request-blocks-broken ep=torn-read op=read ", WAIT_TIMEOUT)
