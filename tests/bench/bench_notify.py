@@ -10,7 +10,8 @@ send/receive rate.
    (build-bench/perf-notify-qos{0,1}.data, top symbols in the .txt beside it).
 2. Max sustainable rate: offered rates of 1/2, 3/4, 1, 5/4 and 3/2 of the saturated delivery
    (overloaded, the gateway spends CPU on values it then drops, and devsim on sending them,
-   so it may carry more than it delivers at saturation); the highest that arrives with loss
+   so it may carry more than it delivers at saturation), then two halvings of the step
+   between the highest rate carried and the first one lost; the highest that arrives with loss
    <= 1 % (a start-up loss of about 100-500 messages, found at any rate and any duration,
    would otherwise hide every rate).
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
@@ -158,18 +159,38 @@ def main():
         if sat["perf"]:
             with open(sat["perf"]) as f:
                 print(f"  perf top symbols ({sat['perf']}):\n    " + "    ".join(f.readlines()))
-        best = None
-        # up to 1.5 times the saturated delivery: an overloaded gateway spends CPU on what it
-        # then drops (and devsim on sending it), so it may carry more than it delivers then
-        for frac in (0.5, 0.75, 1.0, 1.25, 1.5):
-            offered = max(1000.0, round(sat["rate"] * frac, -2))
+        best, lost = None, []
+
+        def attempt(offered):
             r = flood(qos, offered)
             ok = r["lost"] <= 0.01 * r["expected"]
             print(f"  QoS {qos}: offered {offered:,.0f}/s: sent {r['sent']} ({r['sent_rate']:,.0f}/s), "
                   f"received {r['received']} of {r['expected']}, delivered {r['rate']:,.0f}/s"
                   f"{'' if ok else '  (loss > 1 %)'}; UDP drops {r['udp_drops']}; {cores(r)}")
+            return r, ok
+
+        # up to 1.5 times the saturated delivery: an overloaded gateway spends CPU on what it
+        # then drops (and devsim on sending it), so it may carry more than it delivers then
+        for frac in (0.5, 0.75, 1.0, 1.25, 1.5):
+            offered = max(1000.0, round(sat["rate"] * frac, -2))
+            r, ok = attempt(offered)
             if ok:
                 best = r
+            else:
+                lost.append(offered)
+        # then halves, twice, the step between the highest rate carried and the next one lost
+        failed = min((o for o in lost if best and o > best["offered"]), default=None)
+        if best and failed:
+            low, high = best["offered"], failed
+            for _ in range(2):
+                offered = round((low + high) / 2, -2)
+                if offered in (low, high):
+                    break
+                r, ok = attempt(offered)
+                if ok:
+                    best, low = r, offered
+                else:
+                    high = offered
         max_rate = best["sent_rate"] if best else sat["rate"]
         b.summary_row("notify", f"QoS {qos}: delivered/s at saturation (sent {sat['sent']}, "
                       f"received {sat['received']} of {sat['expected']})", b.fmt(sat["rate"]),
