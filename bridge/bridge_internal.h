@@ -5,7 +5,6 @@
 #define BRIDGE_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -140,13 +139,8 @@ struct bridge {
     int efd;
     pthread_mutex_t lock;
     struct inbox_event *head, *tail;
-    /* Publications other than tokened answers that Paho completed, and of them those it
-     * failed, since the loop last took them: counted by Paho's threads without the lock.
-     * They wake the loop only while `wake_on_completion` is set, that is while publications
-     * wait for the window; else the loop takes them at its next turn. */
-    atomic_uint completed;
-    atomic_uint failed;
-    atomic_bool wake_on_completion;
+    unsigned completed; /* publications other than tokened answers that Paho completed */
+    unsigned failed;    /* of them, those it failed */
 };
 
 /* ---- downlink.c ---- */
@@ -206,10 +200,9 @@ int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic
 int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
                           const uint8_t *correlation, size_t correlation_len, int *token);
 
-/* Takes the publications other than tokened answers that Paho completed since the last call
- * (b->completed): frees their places in the window; the failed are counted as dropped and
- * logged. */
-void publish_take_completions(struct bridge *b);
+/* Paho completed `completed` publications other than tokened answers (b->completed), `failed` of
+ * them failed: frees their places in the window; the failed are counted as dropped and logged. */
+void publish_completed(struct bridge *b, unsigned completed, unsigned failed);
 
 /* The broker acknowledged (ok) or failed the tokened answer `token`: frees its place in the
  * window and tells downlink_delivered(). */

@@ -36,16 +36,17 @@ struct answer_ctx {
     int token;
 };
 
-/* A publication other than a tokened answer is complete: counted, with no allocation or lock
- * per publication. It wakes the loop only when publications wait for the window (the loop
- * set wake_on_completion); else the loop takes the count at its next turn, or as soon as it
- * finds the window full (window_open). */
+/* A publication other than a tokened answer is complete: counted in the inbox, with no
+ * allocation per publication; the first count since the loop last looked wakes it. */
 static void count_completion(struct bridge *b, bool ok)
 {
+    pthread_mutex_lock(&b->lock);
+    bool wake = b->completed == 0;
+    b->completed++;
     if (!ok)
-        atomic_fetch_add(&b->failed, 1);
-    atomic_fetch_add(&b->completed, 1);
-    if (atomic_load(&b->wake_on_completion) && atomic_exchange(&b->wake_on_completion, false)) {
+        b->failed++;
+    pthread_mutex_unlock(&b->lock);
+    if (wake) {
         uint64_t one = 1;
         ssize_t w = write(b->efd, &one, sizeof(one));
         (void)w;
@@ -229,26 +230,11 @@ static int enqueue(struct bridge *b, const struct outgoing *o)
     return GW_OK;
 }
 
-/* Whether the window has room. A full window first takes the completions Paho counted since
- * the loop last looked; still full, it asks the next completion to wake the loop (set before
- * the count is taken: a completion counted after it sees the request). */
-static bool window_open(struct bridge *b)
-{
-    if (b->in_flight < b->window)
-        return true;
-    atomic_store(&b->wake_on_completion, true);
-    publish_take_completions(b);
-    if (b->in_flight >= b->window)
-        return false;
-    atomic_store(&b->wake_on_completion, false);
-    return true;
-}
-
 /* Whether `o` may go to Paho now: the broker is there and, at QoS 1 and 2, its window has
  * room. */
-static bool may_send(struct bridge *b, const struct outgoing *o)
+static bool may_send(const struct bridge *b, const struct outgoing *o)
 {
-    return b->connected && (o->qos == 0 || window_open(b));
+    return b->connected && (o->qos == 0 || b->in_flight < b->window);
 }
 
 /* Sends `o` at once when it may go and nothing waits before it (the order of the queue is the
@@ -333,10 +319,8 @@ int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic
 
 /* ---- what the loop asks of the flow ---- */
 
-void publish_take_completions(struct bridge *b)
+void publish_completed(struct bridge *b, unsigned completed, unsigned failed)
 {
-    unsigned completed = atomic_exchange(&b->completed, 0);
-    unsigned failed = atomic_exchange(&b->failed, 0);
     b->in_flight -= (int)completed;
     if (failed) {
         b->ctr[BR_DROPPED] += failed;
@@ -356,8 +340,7 @@ int64_t publish_next_deadline(const struct bridge *b)
 {
     /* A publication that may go but waits: Paho's own buffer was full. It drains with no
      * callback (QoS 0), so the queue is tried again shortly. */
-    const struct outgoing *o = b->out_head;
-    if (o && b->connected && (o->qos == 0 || b->in_flight < b->window))
+    if (b->out_head && may_send(b, b->out_head))
         return gw_now_mono_ms() + 10;
     return -1;
 }
