@@ -242,11 +242,12 @@ class Fleet:
     """`count` devsim devices in as few processes as the descriptor limit allows, or in
     `processes` of them when more are wanted (to send faster than one devsim thread can);
     names PREFIX0.. in one process, d{k}-0.. per process k in several, each then on its own
-    source address 127.0.0.{k+2}. Every process runs `actions` (--quiet); summary() waits for
-    all of them and adds up their summary lines and the CPU seconds they used."""
+    source address 127.0.0.{k+2}. Every process runs `actions` (--quiet), at niceness `nice`;
+    summary() waits for all of them and adds up their summary lines and the CPU seconds they
+    used."""
 
     def __init__(self, server, count, actions, *extra, prefix="dev-", lifetime=3600, rate=0,
-                 concurrency=1000, timeout_ms=30000, processes=None):
+                 concurrency=1000, timeout_ms=30000, processes=None, nice=0):
         per = per_process()
         k = max(-(-count // per), processes or 1)
         self.procs = []
@@ -259,7 +260,9 @@ class Fleet:
                     "--concurrency", str(max(1, concurrency // k)), "--timeout", str(timeout_ms),
                     "--quiet", *bind, *map(str, extra), *actions]
             self.procs.append(subprocess.Popen(args, stdout=subprocess.PIPE,
-                                               stderr=subprocess.PIPE, text=True))
+                                               stderr=subprocess.PIPE, text=True,
+                                               preexec_fn=(lambda: os.nice(nice)) if nice
+                                               else None))
 
     def interrupt(self):
         """SIGINT: ends a serve/wait action, the next actions run (deregister)."""
