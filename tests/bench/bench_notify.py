@@ -15,9 +15,8 @@ send/receive rate.
 2. Max sustainable rate: offered rates of 1/2, 3/4, 1, 5/4 and 3/2 of the saturated delivery
    (overloaded, the gateway spends CPU on values it then drops, and devsim on sending them,
    so it may carry more than it delivers at saturation; while every one is carried, on by
-   quarters up to 3 times), then two halvings of the step
-   between the highest rate carried and the first one lost; the highest that arrives with loss
-   <= 1 % (a start-up loss of about 100-500 messages, found at any rate and any duration,
+   quarters up to 3 times), then two halvings of the step between the highest rate carried
+   and the next one lost; the highest that arrives with loss <= 1 % (a start-up loss of about 100-500 messages, found at any rate and any duration,
    would otherwise hide every rate).
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
@@ -47,6 +46,7 @@ OBSERVE = '{ path = "/3303/0/5700"; }'
 
 
 PROCS = int(os.environ.get("GW_BENCH_NOTIFY_PROCS", "3"))
+SATURATE = 100000  # offered notifications/s: far above what the devsim processes can send
 
 
 def flood(qos, offered, perf=False, nice=0):
@@ -151,7 +151,7 @@ def main():
     b.summary_row("notify", "plain UDP loopback datagrams/s (baseline)", b.fmt(udp["rate"]))
     for qos in (0, 1):
         base = plain_publisher(qos, count=int(60000 * T) if qos == 0 else int(35000 * T))
-        sat = flood(qos, 100000, perf=True)
+        sat = flood(qos, SATURATE, perf=True)
         gw_us = sat["gw_cpu"] / max(1, sat["received"]) * 1e6
         print(f"  QoS {qos}: plain publisher {base['rate']:,.0f}/s ({base['received']} of "
               f"{base['sent']}, {base['cpu_per_msg'] * 1e6:.1f} us CPU per message); gateway at "
@@ -163,7 +163,7 @@ def main():
         print(f"  QoS {qos}: cores at saturation: {cores(sat)}; limit: {limit(sat)}")
         # The same flood with devsim at nice 19: the load generator, sending far more than is
         # carried, then takes only the CPU nobody else wants, as devices elsewhere would.
-        yielding = flood(qos, 100000, nice=19)
+        yielding = flood(qos, SATURATE, nice=19)
         print(f"  QoS {qos}: saturation with devsim at nice 19: devsim sent {yielding['sent']} "
               f"({yielding['sent_rate']:,.0f}/s), received {yielding['received']} of "
               f"{yielding['expected']}, delivered {yielding['rate']:,.0f}/s; {cores(yielding)}")

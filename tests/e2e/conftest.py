@@ -526,8 +526,9 @@ def run_gateway(gw_binary: str, *args: str, env: Optional[dict] = None,
 @pytest.fixture
 def gateway(request, gw_binary, broker, mqtt, prefix, tmp_path):
     """Factory: gateway(lifetime_min=1, lifetime_max=86400, env=None, wait_online=True, ...)
-    writes a configuration (`listen`: the lwm2m.listen URIs, else coap://127.0.0.1 on `port`), starts the daemon at --log-level debug, waits for its "started"
-    line and for the retained `online` on {prefix}/gateway/status. At teardown each one gets
+    writes a configuration (`listen`: the lwm2m.listen URIs, else coap://127.0.0.1 on `port`),
+    starts the daemon at --log-level debug, waits for its "started" line and for the retained
+    `online` on {prefix}/gateway/status. At teardown each one gets
     SIGTERM and must exit with its `expect_exit` (0 unless the test says otherwise)."""
     started: List[Gateway] = []
     request.node._e2e_gateways = started
