@@ -5,6 +5,7 @@
 #define BRIDGE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -136,12 +137,32 @@ struct bridge {
                                              kind; all 0 outside a burst */
     uint64_t burst_total;
 
+    /* QoS 0 (publish.c). Paho's send thread, once a write to the broker is left half done,
+     * sleeps until a command is added or a second has passed; a publication it refuses for a
+     * full buffer adds none. The gateway hands Paho at most GW_MQTT_UNWRITTEN QoS 0
+     * publications it has not written, so Paho never refuses one, and Paho says when it wrote
+     * each: the write that finishes a half-done one wakes the loop, whose next publication
+     * wakes Paho. */
+    unsigned handed0;      /* QoS 0 publications handed to Paho, ever */
+    unsigned written0_was; /* `written0` when the loop last read it */
+    unsigned lost0_was;    /* `lost0` when the loop last read it */
+
     int efd;
     pthread_mutex_t lock;
     struct inbox_event *head, *tail;
     unsigned completed; /* publications other than tokened answers that Paho completed */
     unsigned failed;    /* of them, those it failed */
+
+    /* Written by Paho's threads for every QoS 0 publication, apart from the loop's fields. */
+    char pad0[64];
+    atomic_uint written0;        /* QoS 0 publications Paho wrote or failed, ever */
+    atomic_uint lost0;           /* of them, those it failed */
+    atomic_bool wake_on_written; /* the loop waits for a write: the next one wakes it */
+    char pad1[64];
 };
+
+/* The QoS 0 publications handed to Paho and not written at most. */
+#define GW_MQTT_UNWRITTEN 4096
 
 /* ---- downlink.c ---- */
 
@@ -201,7 +222,8 @@ int bridge_publish_answer(struct bridge *b, const char *topic, const char *paylo
                           const uint8_t *correlation, size_t correlation_len, int *token);
 
 /* Paho completed `completed` publications other than tokened answers (b->completed), `failed` of
- * them failed: frees their places in the window; the failed are counted as dropped and logged. */
+ * them failed: frees their places in the window; the failed are counted as dropped and logged,
+ * and so are the QoS 0 publications Paho failed to write. */
 void publish_completed(struct bridge *b, unsigned completed, unsigned failed);
 
 /* The broker acknowledged (ok) or failed the tokened answer `token`: frees its place in the
@@ -213,7 +235,7 @@ void publish_answered(struct bridge *b, int token, bool ok);
 void publish_flush(struct bridge *b);
 
 /* When the queue is to be tried again (monotonic ms), or -1: soon when its head may go but
- * Paho's own buffer was full, since that drains with no callback. */
+ * Paho's own buffer was full, since that drains with no callback for QoS >= 1. */
 int64_t publish_next_deadline(const struct bridge *b);
 
 /* At a clean stop, connected: hands Paho all that waits in the queue, window or not; what it

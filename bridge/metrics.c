@@ -113,7 +113,8 @@ static const struct metric metrics[] = {
     {PUBLISHED, "kind=\"stats\"", "published_stats", NULL, FROM_BRIDGE, BR_PUB_STATS, false, false},
     {"lwm2m_gw_mqtt_dropped_total", NULL, "dropped",
      "MQTT publications lost: the gateway's queue (mqtt.max_buffered) was full, the client "
-     "library refused them, or the broker did not acknowledge them",
+     "library refused them or could not write them (QoS 0), or the broker did not acknowledge "
+     "them",
      FROM_BRIDGE, BR_DROPPED, false, false},
     {MQTT_IN, "result=\"accepted\"", "requests", "MQTT messages on the request topics, by result",
      FROM_BRIDGE, BR_REQ_ACCEPTED, false, false},

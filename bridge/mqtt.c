@@ -265,11 +265,11 @@ struct bridge *bridge_new(const struct bridge_config *cfg, const struct store_co
     create.MQTTVersion = b->version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
     create.sendWhileDisconnected = 1;
     create.allowDisconnectedSendAtAnyTime = 1;
-    /* Paho holds the window and, at QoS 0, what it has not written yet. Its own bound stops
-     * QoS 0 publications piling up there behind a socket the broker does not read: beyond it
-     * they wait in the gateway's queue. */
-    create.maxBufferedMessages =
-        (int)(b->out_max < INT_MAX - GW_MQTT_WINDOW ? b->out_max + GW_MQTT_WINDOW : INT_MAX);
+    /* Paho holds the window and, at QoS 0, what it has not written yet: it never refuses
+     * those (see struct bridge). Beyond them, its buffer takes what publish_hand_over() gives
+     * at a clean stop. */
+    size_t paho_max = b->out_max + GW_MQTT_WINDOW + GW_MQTT_UNWRITTEN;
+    create.maxBufferedMessages = paho_max < INT_MAX ? (int)paho_max : INT_MAX;
     int rc = MQTTAsync_createWithOptions(&b->client, b->uri, cfg->client_id,
                                          MQTTCLIENT_PERSISTENCE_NONE, NULL, &create);
     if (rc != MQTTASYNC_SUCCESS) {

@@ -77,6 +77,70 @@ static void on_publish_failed5(void *ctx, MQTTAsync_failureData5 *resp)
     count_completion(ctx, false);
 }
 
+/* Paho wrote a QoS 0 publication (or failed to): counted with no lock; the loop is woken only
+ * when it waits for a write (see unwritten_room()). */
+static void count_written(struct bridge *b, bool ok)
+{
+    if (!ok)
+        atomic_fetch_add(&b->lost0, 1);
+    atomic_fetch_add(&b->written0, 1);
+    if (atomic_load(&b->wake_on_written) && atomic_exchange(&b->wake_on_written, false)) {
+        uint64_t one = 1;
+        ssize_t w = write(b->efd, &one, sizeof(one));
+        (void)w;
+    }
+}
+
+static void on_written(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    count_written(ctx, true);
+}
+
+static void on_written5(void *ctx, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    count_written(ctx, true);
+}
+
+static void on_write_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    count_written(ctx, false);
+}
+
+static void on_write_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    (void)resp;
+    count_written(ctx, false);
+}
+
+/* The QoS 0 publications Paho has not written, as of now; those it failed are counted as
+ * dropped. */
+static unsigned unwritten(struct bridge *b)
+{
+    unsigned written = atomic_load(&b->written0), lost = atomic_load(&b->lost0);
+    if (lost != b->lost0_was) {
+        unsigned n = lost - b->lost0_was;
+        b->lost0_was = lost;
+        b->ctr[BR_DROPPED] += n;
+        log_warn("mqtt-publish-dropped count=%u reason=\"not written: the connection to the "
+                 "broker ended first\" dropped_total=%llu",
+                 n, (unsigned long long)b->ctr[BR_DROPPED]);
+    }
+    b->written0_was = written;
+    return b->handed0 - written;
+}
+
+/* Whether Paho may take one more QoS 0 publication. When not, the next write wakes the loop. */
+static bool unwritten_room(struct bridge *b)
+{
+    if (b->handed0 - b->written0_was < GW_MQTT_UNWRITTEN || unwritten(b) < GW_MQTT_UNWRITTEN)
+        return true;
+    atomic_store(&b->wake_on_written, true);
+    return unwritten(b) < GW_MQTT_UNWRITTEN; /* a write between the two looks woke nobody */
+}
+
 static void answer_done(struct answer_ctx *a, bool ok)
 {
     struct bridge *b = a->b;
@@ -109,10 +173,10 @@ static void on_undelivered5(void *ctx, MQTTAsync_failureData5 *resp)
     answer_done(ctx, false);
 }
 
-/* Hands `o` to Paho, which copies it. A QoS 0 publication is complete once Paho has it; QoS 1
- * and 2 take a place in the window until Paho calls back. Returns GW_OK; -GW_AGAIN when Paho's
- * own buffer is full (QoS 0 publications piled up behind a socket the broker does not read:
- * nothing is counted, `o` is to wait); or -GW_ERR_NOMEM or -GW_ERR_IO when it is lost
+/* Hands `o` to Paho, which copies it. A QoS 0 publication takes a place among the unwritten
+ * until Paho has written it; QoS 1 and 2 one in the window until the broker acknowledges it.
+ * Returns GW_OK; -GW_AGAIN when Paho's own buffer is full (possible only after
+ * publish_hand_over(): nothing is counted, `o` is to wait); or -GW_ERR_NOMEM or -GW_ERR_IO when it is lost
  * (counted and logged: an answer with a token stays in the store, and the caller sees to it). */
 static int hand_off(struct bridge *b, const struct outgoing *o)
 {
@@ -140,21 +204,27 @@ static int hand_off(struct bridge *b, const struct outgoing *o)
         p.value.data.len = (int)o->correlation_len;
         MQTTProperties_add(&m.properties, &p);
     }
-    if (o->qos > 0) {
-        ro.context = a ? (void *)a : b;
-        if (b->version == 5) {
-            ro.onSuccess5 = a ? on_delivered5 : on_published5;
-            ro.onFailure5 = a ? on_undelivered5 : on_publish_failed5;
-        } else {
-            ro.onSuccess = a ? on_delivered : on_published;
-            ro.onFailure = a ? on_undelivered : on_publish_failed;
-        }
+    ro.context = a ? (void *)a : b;
+    if (o->qos == 0 && b->version == 5) {
+        ro.onSuccess5 = on_written5;
+        ro.onFailure5 = on_write_failed5;
+    } else if (o->qos == 0) {
+        ro.onSuccess = on_written;
+        ro.onFailure = on_write_failed;
+    } else if (b->version == 5) {
+        ro.onSuccess5 = a ? on_delivered5 : on_published5;
+        ro.onFailure5 = a ? on_undelivered5 : on_publish_failed5;
+    } else {
+        ro.onSuccess = a ? on_delivered : on_published;
+        ro.onFailure = a ? on_undelivered : on_publish_failed;
     }
     int rc = MQTTAsync_sendMessage(b->client, o->topic, &m, &ro);
     MQTTProperties_free(&m.properties);
     if (rc == MQTTASYNC_SUCCESS) {
         if (o->qos > 0)
             b->in_flight++;
+        else
+            b->handed0++;
         b->ctr[o->kind]++;
         return GW_OK;
     }
@@ -231,10 +301,10 @@ static int enqueue(struct bridge *b, const struct outgoing *o)
 }
 
 /* Whether `o` may go to Paho now: the broker is there and, at QoS 1 and 2, its window has
- * room. */
-static bool may_send(const struct bridge *b, const struct outgoing *o)
+ * room; at QoS 0, Paho has fewer than GW_MQTT_UNWRITTEN to write. */
+static bool may_send(struct bridge *b, const struct outgoing *o)
 {
-    return b->connected && (o->qos == 0 || b->in_flight < b->window);
+    return b->connected && (o->qos > 0 ? b->in_flight < b->window : unwritten_room(b));
 }
 
 /* Sends `o` at once when it may go and nothing waits before it (the order of the queue is the
@@ -321,6 +391,7 @@ int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic
 
 void publish_completed(struct bridge *b, unsigned completed, unsigned failed)
 {
+    unwritten(b); /* counts the QoS 0 publications Paho failed */
     b->in_flight -= (int)completed;
     if (failed) {
         b->ctr[BR_DROPPED] += failed;
@@ -338,9 +409,12 @@ void publish_answered(struct bridge *b, int token, bool ok)
 
 int64_t publish_next_deadline(const struct bridge *b)
 {
-    /* A publication that may go but waits: Paho's own buffer was full. It drains with no
-     * callback (QoS 0), so the queue is tried again shortly. */
-    if (b->out_head && may_send(b, b->out_head))
+    /* A publication that may go but waits: Paho's own buffer was full (handed over beyond the
+     * windows), and says nothing as it drains, so the queue is tried again shortly. */
+    const struct outgoing *o = b->out_head;
+    if (o && b->connected &&
+        (o->qos > 0 ? b->in_flight < b->window
+                    : b->handed0 - b->written0_was < GW_MQTT_UNWRITTEN))
         return gw_now_mono_ms() + 10;
     return -1;
 }

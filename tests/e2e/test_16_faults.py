@@ -854,6 +854,59 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
         stop_mosquitto(b)
 
 
+def test_values_at_qos_0_beyond_what_paho_may_hold_all_arrive(gateway, devsim, tmp_path,
+                                                              prefix):
+    """A mapping publishes the values at QoS 0. Ten devices notify 300 times a second each, and
+    mosquitto stops reading (SIGSTOP) for 2 s: more values than the gateway hands Paho unwritten
+    at a time (4,096) pile up behind it. Paho says when it has written each; once the broker
+    reads again, the rest follow, and every value is delivered, none dropped."""
+    b = start_mosquitto(tmp_path, extra_conf="max_queued_messages 0\n")
+    col = Collector(b, f"{prefix}/#", prefix)
+    try:
+        gw = gateway(mqtt_uri=b.uri, wait_online=False,
+                     mqtt_conf="  max_buffered = 100000;\n  stats_interval = 1;\n",
+                     extra_conf='observe = ( { path = "/3303/0/5700"; endpoint = "*-q0*";'
+                                ' pmin = 0; } );\n'
+                                'mappings = ( { path = "/3303/0/5700"; qos = 0;'
+                                ' topic = "{prefix}/{ep}/data/{oid}/{iid}/{rid}"; } );\n')
+        assert wait_until(lambda: "mqtt-subscribed" in gw.log(), WAIT), gw.log()
+        n_dev = 10
+        epp = f"{prefix[:20]}-q0"
+        eps = [f"{epp}{i}" for i in range(n_dev)]
+        fleet = devsim.start(gw.server, "register", "serve:60", "deregister", count=n_dev,
+                             ep_prefix=epp, rate=300, format="tlv", trace=True)
+        col.wait_count(lambda m: "/data/" in m.topic, n_dev * 100, timeout=WAIT)
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(2)
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        time.sleep(2)
+        fleet.proc.send_signal(signal.SIGINT)
+        res = fleet.wait(WAIT * 2)
+        for ep in eps:
+            col.wait_for(f"{prefix}/{ep}/event", lambda x: x.json()["event"] == "deregistered",
+                         timeout=WAIT * 2)
+        col.settle(1.0, timeout=WAIT)
+        sent = delivered = 0
+        for ep in eps:
+            sent += 1 + len(res.trace("notify", ep=ep))
+            keys, _ = data_values([col], f"{prefix}/{ep}/data/3303/0/5700")
+            delivered += len(keys)
+        late = late_notifications(gw, [col], prefix, eps)
+        total, _, _ = dropped(gw)
+        stats = last_stats([col], prefix) or {"dropped": None}
+        print(f"\n[qos 0] values sent={sent} delivered={delivered} after their De-register="
+              f"{late} dropped={total} (stats {stats['dropped']})")
+        assert sent > 4096 * 2, sent
+        assert total == 0 and stats["dropped"] == 0, (total, stats)
+        assert delivered + late == sent, \
+            f"{sent - delivered - late} of {sent} values never reached the broker"
+    finally:
+        col.close()
+        stop_mosquitto(b)
+
+
 def retained_sys(b, topic):
     """The value of one $SYS topic (published every sys_interval), or None."""
     c = Collector(b, topic)
