@@ -450,6 +450,8 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
         schedule(lw, e, true);
     } else {
         heard_from(lw, e);
+        if (e->observe_lost)
+            schedule(lw, e, false); /* the device is reachable: its lost Observes again */
     }
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
     log_info("updated ep=%s id=%s lt=%u b=%s changed=0x%x address=%s", r->ep, r->id, r->lifetime,
@@ -1061,7 +1063,11 @@ void server_process(struct server *lw)
         e->in_pending = false;
         if (e->start_observing) {
             e->start_observing = false;
+            e->observe_lost = false;
             observer_start(lw->observer, e);
+        } else if (e->observe_lost && !e->restored && !e->dying) {
+            e->observe_lost = false;
+            observer_refresh(lw->observer, e);
         }
         if (e->ready_pending) {
             e->ready_pending = false;

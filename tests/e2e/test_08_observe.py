@@ -597,6 +597,30 @@ def test_a_malformed_notification_leaves_a_devsim_neighbour_alone(gateway, mqtt,
         summarize(data)
 
 
+def test_an_observe_that_went_unanswered_is_sent_again_at_the_next_update(gateway, mqtt,
+                                                                          raw_device, prefix):
+    """The device takes no notice of the Observe nor of its retransmission (both lost on the
+    way): the gateway gives up, logs it, and sends the Observe again, under a new token, once
+    the device is heard from with an Update; the value is then published."""
+    gw = gateway(lwm2m_conf="  ack_timeout = 0.5;\n  max_retransmit = 1;\n",
+                 extra_conf='observe = ( { path = "/3303/0/5700"; } );\n')
+    d = raw_device(gw.port, "lostobs")
+    d.register("</3303/0>")
+    gw.wait_log(r"request-unanswered ep=lostobs op=observe reason=timeout", 30)
+    assert not mqtt.on(f"{prefix}/lostobs/data/3303/0/5700")
+
+    def observe_tokens():
+        return {t for t, r in zip(d.request_tokens, d.requests)
+                if r[:2] == ("0.01", "/3303/0/5700") and r[3] == 0}
+
+    answer = d.request("0.02", d.location)   # Update, no parameters
+    assert answer is not None and answer.code == "2.04", answer
+    d.serve({"/3303/0/5700": (b"21.5", CF_TEXT)}, until=lambda: len(observe_tokens()) == 2)
+    msg = mqtt.wait_for(f"{prefix}/lostobs/data/3303/0/5700")
+    assert msg.json()["value"] == 21.5, msg.json()
+    assert gw.log_lines(r" observing ep=lostobs path=/3303/0/5700 ")
+
+
 def test_a_silent_observation_is_observed_again(gateway, raw_device, prefix):
     """An observation that stays silent well past its pmax (max(2 pmax, pmax + 5 s)) is
     started again under a new token (SPEC 5)."""
