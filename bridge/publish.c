@@ -176,8 +176,9 @@ static void on_undelivered5(void *ctx, MQTTAsync_failureData5 *resp)
 /* Hands `o` to Paho, which copies it. A QoS 0 publication takes a place among the unwritten
  * until Paho has written it; QoS 1 and 2 one in the window until the broker acknowledges it.
  * Returns GW_OK; -GW_AGAIN when Paho's own buffer is full (possible only after
- * publish_hand_over(): nothing is counted, `o` is to wait); or -GW_ERR_NOMEM or -GW_ERR_IO when it is lost
- * (counted and logged: an answer with a token stays in the store, and the caller sees to it). */
+ * publish_hand_over(): nothing is counted, `o` is to wait); or -GW_ERR_NOMEM or -GW_ERR_IO when
+ * it is lost (counted and logged: an answer with a token stays in the store, and the caller
+ * sees to it). */
 static int hand_off(struct bridge *b, const struct outgoing *o)
 {
     MQTTAsync_message m = MQTTAsync_message_initializer;
@@ -413,8 +414,7 @@ int64_t publish_next_deadline(const struct bridge *b)
      * windows), and says nothing as it drains, so the queue is tried again shortly. */
     const struct outgoing *o = b->out_head;
     if (o && b->connected &&
-        (o->qos > 0 ? b->in_flight < b->window
-                    : b->handed0 - b->written0_was < GW_MQTT_UNWRITTEN))
+        (o->qos > 0 ? b->in_flight < b->window : b->handed0 - b->written0_was < GW_MQTT_UNWRITTEN))
         return gw_now_mono_ms() + 10;
     return -1;
 }
