@@ -779,9 +779,10 @@ def metrics_now(port):
 @pytest.mark.parametrize("version", ["3.1.1", "5"])
 def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
         gateway, devsim, tmp_path, prefix, version):
-    """mosquitto stops (SIGSTOP) for as long as it takes a device notifying 50 times a second to
-    fill the broker's window (unacknowledged publications: the gateway's log says how many at
-    connection) and the gateway's queue (max_buffered 20). While it is stopped, the gateway
+    """mosquitto stops (SIGSTOP) for as long as it takes a device notifying 200 times a second
+    to fill the broker's window (unacknowledged publications: the gateway's log says how many
+    at connection; the wide one, since only values wait) and the gateway's queue (max_buffered
+    20). While it is stopped, the gateway
     says so once (mqtt-queue-full), its drop counter moves and it has exactly 20 waiting; once
     the broker is back, one line says how many were dropped, of which kind, and every value
     is either delivered or among them."""
@@ -798,18 +799,19 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
                                 f'http: {{ listen = "http://127.0.0.1:{http_port}"; }};\n')
         connected = gw.wait_log(r"mqtt-connected ", WAIT)
         window = int(re.search(r" window=(\d+)", connected).group(1))
-        assert 1 <= window <= 256, connected
+        wide = int(re.search(r" window_wide=(\d+)", connected).group(1))
+        assert 1 <= window <= 256 and window <= wide <= 1024, connected
         ep = f"{prefix[:20]}-full"
         topic = f"{prefix}/{ep}/data/3303/0/5700"
-        dev = devsim.start(gw.server, "register", "serve:60", "deregister", ep=ep, rate=50,
-                   format="tlv", trace=True)
+        dev = devsim.start(gw.server, "register", "serve:60", "deregister", ep=ep, rate=200,
+                           format="tlv", trace=True)
         col.wait_count(lambda m: m.topic == topic, 10, timeout=WAIT)
         assert metrics_now(http_port)["lwm2m_gw_mqtt_dropped_total"] == 0
 
         stopped_at = time.time()
         b.proc.send_signal(signal.SIGSTOP)
         try:
-            # window + max_buffered values at 50/s, and the drops begin.
+            # wide window + max_buffered values at 200/s, and the drops begin.
             said = wait_until(lambda: gw.log_lines(r"mqtt-queue-full "), WAIT * SLOW)
             stalled = metrics_now(http_port)
             full_lines = gw.log_lines(r"mqtt-queue-full ")
@@ -841,9 +843,9 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
         sent = 1 + len(res.trace("notify", ep=ep))
         delivered, _ = data_values([col], topic)
         late = late_notifications(gw, [col], prefix, [ep])
-        print(f"\n[stops acknowledging mqtt {version}] window={window} max_buffered="
-              f"{max_buffered}; stalled {resumed_at - stopped_at:.1f} s; while stalled: "
-              f"dropped_total={stalled['lwm2m_gw_mqtt_dropped_total']} queued="
+        print(f"\n[stops acknowledging mqtt {version}] window={window} window_wide={wide} "
+              f"max_buffered={max_buffered}; stalled {resumed_at - stopped_at:.1f} s; while "
+              f"stalled: dropped_total={stalled['lwm2m_gw_mqtt_dropped_total']} queued="
               f"{stalled['lwm2m_gw_mqtt_queued']}; burst line: count={n_burst} data={n_data}; "
               f"values sent={sent} delivered={len(delivered)} after the De-register={late}")
         assert total == n_burst == m["lwm2m_gw_mqtt_dropped_total"] and unacked == 0, \
@@ -900,8 +902,8 @@ def test_values_at_qos_0_beyond_what_paho_may_hold_all_arrive(gateway, devsim, t
         late = late_notifications(gw, [col], prefix, eps)
         total, _, _ = dropped(gw)
         stats = last_stats([col], prefix) or {"dropped": None}
-        print(f"\n[qos 0 mqtt {version}] values sent={sent} delivered={delivered} after their De-register="
-              f"{late} dropped={total} (stats {stats['dropped']})")
+        print(f"\n[qos 0 mqtt {version}] values sent={sent} delivered={delivered} after their "
+              f"De-register={late} dropped={total} (stats {stats['dropped']})")
         assert sent > 4096 * 2, sent
         assert total == 0 and stats["dropped"] == 0, (total, stats)
         assert delivered + late == sent, \
