@@ -252,6 +252,9 @@ void publish_drop_queue(struct bridge *b);
 /* Appends an event to the inbox and wakes the loop; safe on any thread (mqtt.c). */
 void inbox_put(struct bridge *b, enum inbox_kind kind, int code, const char *text);
 
+/* Wakes the loop (its eventfd); safe on any thread (mqtt.c). */
+void bridge_wake(struct bridge *b);
+
 /* Frees what `m` owns and zeroes it, not `m` itself (downlink.c). */
 void inbox_message_clear(struct inbox_message *m);
 

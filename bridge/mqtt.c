@@ -93,6 +93,11 @@ static void inbox_push(struct bridge *b, struct inbox_event *ev)
         b->head = ev;
     b->tail = ev;
     pthread_mutex_unlock(&b->lock);
+    bridge_wake(b);
+}
+
+void bridge_wake(struct bridge *b)
+{
     uint64_t one = 1;
     ssize_t w = write(b->efd, &one, sizeof(one));
     (void)w;

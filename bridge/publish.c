@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <MQTTAsync.h>
 
@@ -46,11 +45,8 @@ static void count_completion(struct bridge *b, bool ok)
     if (!ok)
         b->failed++;
     pthread_mutex_unlock(&b->lock);
-    if (wake) {
-        uint64_t one = 1;
-        ssize_t w = write(b->efd, &one, sizeof(one));
-        (void)w;
-    }
+    if (wake)
+        bridge_wake(b);
 }
 
 static void on_published(void *ctx, MQTTAsync_successData *resp)
@@ -84,11 +80,8 @@ static void count_written(struct bridge *b, bool ok)
     if (!ok)
         atomic_fetch_add(&b->lost0, 1);
     atomic_fetch_add(&b->written0, 1);
-    if (atomic_load(&b->wake_on_written) && atomic_exchange(&b->wake_on_written, false)) {
-        uint64_t one = 1;
-        ssize_t w = write(b->efd, &one, sizeof(one));
-        (void)w;
-    }
+    if (atomic_load(&b->wake_on_written) && atomic_exchange(&b->wake_on_written, false))
+        bridge_wake(b);
 }
 
 static void on_written(void *ctx, MQTTAsync_successData *resp)
