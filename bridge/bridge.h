@@ -78,6 +78,14 @@ int64_t bridge_next_deadline(const struct bridge *b);
 /* True while connected to the broker. */
 bool bridge_connected(const struct bridge *b);
 
+/* The flow of values (and stats) so far: handed to the MQTT client, dropped for a full queue,
+ * waiting in the queue now, and the queue's bound (mqtt.max_buffered). */
+struct bridge_flow {
+    uint64_t handed, dropped;
+    size_t waiting, max;
+};
+struct bridge_flow bridge_value_flow(const struct bridge *b);
+
 /* Every metric of the gateway (the LwM2M side's and the bridge's counters, registered devices,
  * observations, held requests, the MQTT connection) in the Prometheus text exposition format
  * (version 0.0.4); the same figures {prefix}/gateway/stats summarises. Returns a malloc'd,

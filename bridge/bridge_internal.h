@@ -129,6 +129,7 @@ struct bridge {
     int window;      /* the CONNACK's Receive Maximum, at most GW_MQTT_WINDOW */
     int window_wide; /* the same, at most GW_MQTT_WINDOW_WIDE */
     int in_flight; /* handed to Paho at QoS >= 1 and not completed */
+    uint64_t queue_dropped; /* values and stats dropped for a full queue */
     struct outgoing *out_head, *out_tail; /* the queue, oldest first */
     size_t out_waiting;                   /* values and stats in the queue: droppable */
     size_t out_max;                       /* mqtt.max_buffered: the bound of out_waiting */

@@ -100,6 +100,11 @@ static const struct metric metrics[] = {
      false, false},
     {"lwm2m_gw_registrations_expired_total", NULL, "expired",
      "Registrations that ended at their lifetime", FROM_SERVER, SRV_EXPIRED, false, false},
+    {"lwm2m_gw_coap_dropped_total", NULL, "coap_dropped",
+     "CoAP datagrams the kernel dropped at the listeners before the gateway read them: a receive "
+     "buffer was full, or notifications were shed while values arrived faster than the MQTT side "
+     "took them",
+     FROM_SERVER, SRV_DATAGRAMS_DROPPED, false, false},
 
     {PUBLISHED, "kind=\"status\"", "published_status",
      "MQTT publications handed to the client library, by kind", FROM_BRIDGE, BR_PUB_STATUS, false,

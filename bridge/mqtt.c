@@ -537,6 +537,14 @@ bool bridge_connected(const struct bridge *b)
     return b->connected;
 }
 
+struct bridge_flow bridge_value_flow(const struct bridge *b)
+{
+    return (struct bridge_flow){.handed = b->ctr[BR_PUB_DATA] + b->ctr[BR_PUB_STATS],
+                                .dropped = b->queue_dropped,
+                                .waiting = b->out_waiting,
+                                .max = b->out_max};
+}
+
 void bridge_free(struct bridge *b, int timeout_ms)
 {
     if (!b)

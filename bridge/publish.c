@@ -324,6 +324,7 @@ static int publish(struct bridge *b, const struct outgoing *o)
     }
     if (droppable(o) && b->out_waiting >= b->out_max) {
         b->ctr[BR_DROPPED]++;
+        b->queue_dropped++;
         if (b->burst_total++ == 0)
             log_warn("mqtt-queue-full topic=%s max_buffered=%zu in_flight=%d window=%d "
                      "broker=%s reason=\"publications are dropped until the queue drains\"",

@@ -59,6 +59,12 @@ struct daemon {
     int sigfd;
     int timerfd;
     int64_t armed_at; /* the deadline the timerfd is armed for, -1 when disarmed */
+    struct {
+        int64_t at; /* monotonic ms of the next look */
+        struct bridge_flow last;
+        double pass; /* the share of notifications let through: 1 unless overloaded */
+        bool open;   /* a period of shedding not yet over */
+    } shed;
 };
 
 static int watch(int epfd, int fd)
@@ -124,6 +130,32 @@ static void reload(struct daemon *d)
              d->cfg.rules.n_observe, d->cfg.rules.n_mappings, d->cfg.rules.n_commands);
 }
 
+/* Overload: when the MQTT side takes values more slowly than devices notify, the bridge's
+ * queue fills and drops the excess, but only after the loop has read, decoded and rendered
+ * each one: CPU the broker and the MQTT client then lack. Every SHED_EVERY_MS, while the queue
+ * dropped values, the share of notifications let through shrinks to what the queue took
+ * (less SHED_MARGIN), and the kernel drops the rest before they are read
+ * (server_shed_notifications: requests and acknowledgements are still read); once the queue is
+ * back under half full, everything is let through again. */
+#define SHED_EVERY_MS 100
+#define SHED_MARGIN 0.9
+static void shed_notifications(struct daemon *d)
+{
+    int64_t now = gw_now_mono_ms();
+    if (now < d->shed.at)
+        return;
+    d->shed.at = now + SHED_EVERY_MS;
+    struct bridge_flow f = bridge_value_flow(d->bridge);
+    uint64_t handed = f.handed - d->shed.last.handed, dropped = f.dropped - d->shed.last.dropped;
+    d->shed.last = f;
+    if (dropped)
+        d->shed.pass *= SHED_MARGIN * (double)handed / (double)(handed + dropped);
+    else if (f.waiting < f.max / 2)
+        d->shed.pass = 1;
+    d->shed.open = server_shed_notifications(
+        d->lwm2m, d->shed.pass >= 1 ? 0 : (uint32_t)((1 - d->shed.pass) * UINT32_MAX));
+}
+
 /* Returns EXIT_OK after SIGTERM or SIGINT, EXIT_RUNTIME when the loop itself fails. */
 static int run(struct daemon *d)
 {
@@ -133,6 +165,8 @@ static int run(struct daemon *d)
             earliest(server_next_deadline(d->lwm2m), bridge_next_deadline(d->bridge));
         if (d->http)
             deadline = earliest(deadline, http_next_deadline(d->http));
+        if (d->shed.pass < 1 || d->shed.open)
+            deadline = earliest(deadline, d->shed.at); /* to let them through again */
         arm_timer(d, deadline);
         int n = epoll_wait(d->epfd, events, (int)GW_ARRAY_LEN(events), -1);
         if (n < 0) {
@@ -176,6 +210,7 @@ static int run(struct daemon *d)
             http_process(d->http);
         /* One commit for whatever this turn wrote (requests accepted, registrations). */
         bridge_commit(d->bridge);
+        shed_notifications(d);
     }
 }
 
@@ -298,7 +333,7 @@ int main(int argc, char **argv)
     }
     log_set_level(level);
 
-    struct daemon d = {.epfd = -1, .sigfd = -1, .timerfd = -1};
+    struct daemon d = {.epfd = -1, .sigfd = -1, .timerfd = -1, .shed.pass = 1};
     struct conffile_problems problems = {0};
     int rc = conffile_load(file, &d.cfg, &problems);
     if (rc == GW_OK)

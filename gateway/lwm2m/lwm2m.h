@@ -295,8 +295,16 @@ enum server_counter {
     SRV_OUT_REQUEST,        /* requests sent to devices (observe, write-attributes, ...) */
     SRV_REQUEST_UNANSWERED, /* of those, the ones that ended without an answer */
     SRV_EXPIRED,            /* registrations that ended at their lifetime */
+    SRV_DATAGRAMS_DROPPED,  /* dropped by the kernel at the listeners: buffer full, or shed */
     SRV_COUNTERS
 };
+
+/* Has the kernel drop the share `share` / 2^32 of the notifications that arrive on the plain
+ * CoAP listeners before they are read (0: none), for an MQTT side that cannot take them all:
+ * requests, acknowledgements and everything under DTLS are still read. A period of shedding
+ * is logged at its start and, SHED_QUIET_MS after it stopped (calls with 0 until then), at its
+ * end with how many datagrams the kernel dropped. Returns whether that period is still open. */
+bool server_shed_notifications(struct server *lw, uint32_t share);
 
 /* Fills `out` with every counter of enum server_counter. */
 void server_counters(const struct server *lw, uint64_t out[SRV_COUNTERS]);

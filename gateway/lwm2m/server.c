@@ -6,6 +6,9 @@
  * (LwM2M) instead of libcoap's default 2.02. */
 #include "lwm2m.h"
 
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -40,6 +43,7 @@
 #define READS_PER_PROCESS 1024   /* datagrams per server_process(), so that MQTT gets its turn */
 #define LISTEN_SHARDS 64 /* sockets on one listen URI's port: see listen_on() */
 #define READY_MAX 64     /* ready listener sockets taken from one epoll_wait() */
+#define SHED_QUIET_MS 2000 /* shedding that stopped this long ago is over (logged) */
 #define BLOCK_RX_MAX 1024        /* requests devices send in blocks, under way at once */
 #define BLOCK_RX_IDLE_MS 60000   /* a block-wise request with no block for this long is dropped */
 
@@ -64,6 +68,13 @@ struct server {
     int max_retransmit;
     int64_t queue_awake_ms;
     unsigned read_batch;        /* reads per ready listener in one coap_io_do_epoll() */
+    struct listener *listeners; /* every listener socket, found after the endpoints were made */
+    size_t n_listeners;
+    uint32_t shed;              /* the share of notifications dropped, in 2^-32 (0: none) */
+    bool shed_open;             /* shed at some time in the last SHED_QUIET_MS */
+    int64_t shed_since;         /* monotonic ms when shedding began */
+    int64_t shed_quiet_at;      /* monotonic ms when it last stopped, -1 while on */
+    uint64_t shed_drops;        /* listener_drops() when it began */
     uint64_t ctr[SRV_COUNTERS]; /* those counted here; the others come from ops and observer */
     const uint8_t *body;        /* the request being handled came in blocks: its whole body */
     size_t body_len;
@@ -779,8 +790,15 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
     ops_nack(lw->ops, sent, reason);
 }
 
+struct listener {
+    int fd;
+    bool plain; /* coap:// (the shedding filter reads CoAP headers: not under DTLS) */
+};
+
 struct listeners {
+    struct server *lw;
     const coap_address_t *addr;
+    const struct listen_uri *uri;
     size_t n;
 };
 
@@ -808,6 +826,15 @@ static void widen_receive_buffer(int fd, void *arg)
         len = sizeof(size);
         if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0)
             log_debug("receive-buffer fd=%d bytes=%d", fd, size);
+        struct server *lw = ls->lw;
+        struct listener *more =
+            realloc(lw->listeners, (lw->n_listeners + 1) * sizeof(*lw->listeners));
+        if (!more)
+            return; /* neither shed nor counted: read as before */
+        lw->listeners = more;
+        more[lw->n_listeners++] =
+            (struct listener){.fd = fd, .plain = ls->uri[i].scheme != GW_SCHEME_COAPS};
+        return;
     }
 }
 
@@ -945,7 +972,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
         free(bound);
         goto out_free;
     }
-    struct listeners ls = {bound, cfg->n_listen};
+    struct listeners ls = {lw, bound, cfg->listen, cfg->n_listen};
     gw_each_socket(widen_receive_buffer, &ls);
     free(bound);
 
@@ -984,6 +1011,7 @@ void server_free(struct server *lw)
     data_records_clear(&lw->sent);
     dedup_free(lw->dedup);
     block_rx_free(lw->block_rx);
+    free(lw->listeners);
     free(lw);
     coap_cleanup();
 }
@@ -1119,6 +1147,97 @@ int64_t server_next_deadline(struct server *lw)
     return deadline;
 }
 
+/* The filter the kernel runs on each datagram for a plain CoAP listener while notifications
+ * are shed: a non-confirmable 2.xx response whose first option is Observe (a notification:
+ * every request the gateway sends is confirmable, so no other answer is one) is dropped when a
+ * random 32-bit number is below `share`; anything else, and anything too short to tell, is
+ * kept. Offsets count from the UDP header (8 bytes), as for every UDP socket filter. */
+#define SHED_KEEP 19 /* the index of the "keep" return below */
+#define TO_KEEP(i) (SHED_KEEP - 1 - (i))
+static int attach_shedding(int fd, uint32_t share)
+{
+    struct sock_filter code[] = {
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 8 + 4, 0, TO_KEEP(1)), /* a CoAP header */
+        /* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8), /* version, type, token length */
+        /* 3 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+        /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x50, 0, TO_KEEP(4)), /* version 1, NON */
+        /* 5 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9), /* the code */
+        /* 6 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xe0),
+        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, TO_KEEP(7)), /* 2.xx */
+        /* 8 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8),
+        /* 9 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x0f),
+        /* 10 */ BPF_STMT(BPF_MISC | BPF_TAX, 0), /* X = the token's length */
+        /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 12 */ BPF_STMT(BPF_ALU | BPF_SUB | BPF_X, 0),
+        /* 13 */ BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 8 + 4, 0, TO_KEEP(13)), /* an option */
+        /* 14 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8 + 4), /* its delta and length */
+        /* 15 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+        /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x60, 0, TO_KEEP(16)), /* Observe (6) */
+        /* 17 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)),
+        /* 18 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, share, 0, 1),
+        /* 19 */ BPF_STMT(BPF_RET | BPF_K, 0xffffffff), /* keep (SHED_KEEP) */
+        /* 20 */ BPF_STMT(BPF_RET | BPF_K, 0),          /* drop */
+    };
+    struct sock_fprog prog = {.len = GW_ARRAY_LEN(code), .filter = code};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+/* Datagrams the kernel dropped at the listeners: a receive buffer was full, or a notification
+ * was shed. */
+static uint64_t listener_drops(const struct server *lw)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < lw->n_listeners; i++) {
+        uint32_t mem[SK_MEMINFO_VARS];
+        socklen_t len = sizeof(mem);
+        if (getsockopt(lw->listeners[i].fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+            len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+            n += mem[SK_MEMINFO_DROPS];
+    }
+    return n;
+}
+
+bool server_shed_notifications(struct server *lw, uint32_t share)
+{
+    int64_t now = gw_now_mono_ms();
+    uint32_t step = share > lw->shed ? share - lw->shed : lw->shed - share;
+    /* a filter per socket is built anew each time: not for a change under 2 % */
+    if (share != lw->shed && !(share && lw->shed && step < UINT32_MAX / 64)) {
+        for (size_t i = 0; i < lw->n_listeners; i++) {
+            const struct listener *l = &lw->listeners[i];
+            int none = 0; /* the kernel wants an int even where it reads none */
+            int rc = !l->plain ? 0
+                     : share   ? attach_shedding(l->fd, share)
+                             : setsockopt(l->fd, SOL_SOCKET, SO_DETACH_FILTER, &none, sizeof(none));
+            if (rc != 0 && (!lw->shed_open || !share))
+                log_error("notifications-shed-failed fd=%d share=%.2f reason=\"%s\"", l->fd,
+                          (double)share / UINT32_MAX, strerror(errno));
+        }
+        lw->shed = share;
+    }
+    if (share) {
+        lw->shed_quiet_at = -1;
+        if (!lw->shed_open) {
+            lw->shed_open = true;
+            lw->shed_since = now;
+            lw->shed_drops = listener_drops(lw);
+            log_warn("notifications-shed share=%.2f reason=\"values arrive faster than the MQTT "
+                     "side takes them: the kernel drops a share of the notifications before "
+                     "they are read\"",
+                     (double)share / UINT32_MAX);
+        }
+    } else if (lw->shed_open && lw->shed_quiet_at < 0) {
+        lw->shed_quiet_at = now;
+    } else if (lw->shed_open && now - lw->shed_quiet_at >= SHED_QUIET_MS) {
+        lw->shed_open = false;
+        log_warn("notifications-shed-end dropped=%llu seconds=%.1f",
+                 (unsigned long long)(listener_drops(lw) - lw->shed_drops),
+                 (double)(lw->shed_quiet_at - lw->shed_since) / 1000.0);
+    }
+    return lw->shed_open;
+}
+
 void server_counters(const struct server *lw, uint64_t out[SRV_COUNTERS])
 {
     memcpy(out, lw->ctr, sizeof(lw->ctr));
@@ -1128,6 +1247,7 @@ void server_counters(const struct server *lw, uint64_t out[SRV_COUNTERS])
     out[SRV_REQUEST_UNANSWERED] = unanswered;
     out[SRV_NOTIFY_STALE] = observer_stale(lw->observer);
     out[SRV_NOTIFY_UNDECODABLE] = observer_rejected(lw->observer);
+    out[SRV_DATAGRAMS_DROPPED] = listener_drops(lw);
 }
 
 size_t server_count(const struct server *lw)

@@ -38,8 +38,8 @@ import paho.mqtt.client as paho
 import pytest
 
 import conftest
-from conftest import (COAP_CON, COAP_NON, OPT_URI_PATH, Collector, coap_encode,
-                      free_tcp_port, register_datagram,
+from conftest import (COAP_CON, COAP_NON, COAP_RST, OPT_OBSERVE, OPT_URI_PATH, Collector,
+                      coap_encode, free_tcp_port, register_datagram,
                       sanitized_build, start_mosquitto, stop_mosquitto, vm_rss_kb, wait_until)
 from udpproxy import UdpProxy
 
@@ -260,7 +260,8 @@ def test_a_broker_killed_mid_stream_loses_nothing_silently(gateway, devsim, tmp_
         during = [k for k in delivered if t_kill * 1000 < k[0] < t_back * 1000]
         print(f"\n[broker-kill persistence={persistence}] outage {t_back - t_kill:.1f} s; "
               f"values sent={sent} delivered={len(delivered)} (copies {copies}) "
-              f"dropped(log, this topic)={dropped_here} after its De-register={late} "
+              f"dropped(log, this topic)={dropped_here} shed={stats['coap_dropped']} "
+              f"after its De-register={late} "
               f"buffered-and-delivered={len(during)}"
               f" max_buffered={max_buffered}; all dropped (log)={n_dropped_all}, of them not "
               f"acknowledged={unacked} "
@@ -272,9 +273,12 @@ def test_a_broker_killed_mid_stream_loses_nothing_silently(gateway, devsim, tmp_
         assert len(during) <= max_buffered
         # Publications the broker had not acknowledged when it died are lost with a session
         # it did not keep, counted but not by topic.
-        assert len(delivered) + dropped_here + late <= sent <= \
-            len(delivered) + dropped_here + late + unacked, \
-            (sent, len(delivered), dropped_here, late, unacked)
+        # While the queue overflowed, the gateway had the kernel drop notifications before
+        # reading them: counted apart (datagrams; each carries one value here).
+        shed = stats["coap_dropped"]
+        assert len(delivered) + dropped_here + shed + late <= sent <= \
+            len(delivered) + dropped_here + shed + late + unacked, \
+            (sent, len(delivered), dropped_here, shed, late, unacked)
         assert stats["dropped"] == n_dropped_all
     finally:
         if req:
@@ -776,6 +780,19 @@ def metrics_now(port):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+) (\d+)$", body, re.M)}
 
 
+def rsts(sock, n, timeout):
+    """How many CoAP resets arrive on `sock` within `timeout` s, up to `n`."""
+    count, deadline = 0, time.monotonic() + timeout
+    while count < n and time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, _ = sock.recvfrom(2048)
+        except OSError:
+            break
+        count += (data[0] >> 4) & 3 == COAP_RST
+    return count
+
+
 @pytest.mark.parametrize("version", ["3.1.1", "5"])
 def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
         gateway, devsim, tmp_path, prefix, version):
@@ -847,12 +864,16 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
               f"max_buffered={max_buffered}; stalled {resumed_at - stopped_at:.1f} s; while "
               f"stalled: dropped_total={stalled['lwm2m_gw_mqtt_dropped_total']} queued="
               f"{stalled['lwm2m_gw_mqtt_queued']}; burst line: count={n_burst} data={n_data}; "
-              f"values sent={sent} delivered={len(delivered)} after the De-register={late}")
+              f"values sent={sent} delivered={len(delivered)} shed={m['lwm2m_gw_coap_dropped_total']} "
+              f"after the De-register={late}")
         assert total == n_burst == m["lwm2m_gw_mqtt_dropped_total"] and unacked == 0, \
             (total, n_burst, m)
         assert mine == n_data > 0
         assert m["lwm2m_gw_mqtt_queued"] == 0
-        assert len(delivered) + n_data + late == sent, (sent, len(delivered), n_data, late)
+        # once the queue overflowed, the kernel dropped notifications before they were read
+        shed = m["lwm2m_gw_coap_dropped_total"]
+        assert len(delivered) + n_data + shed + late == sent, \
+            (sent, len(delivered), n_data, shed, late)
     finally:
         col.close()
         stop_mosquitto(b)
@@ -908,6 +929,93 @@ def test_values_at_qos_0_beyond_what_paho_may_hold_all_arrive(gateway, devsim, t
         assert total == 0 and stats["dropped"] == 0, (total, stats)
         assert delivered + late == sent, \
             f"{sent - delivered - late} of {sent} values never reached the broker"
+    finally:
+        col.close()
+        stop_mosquitto(b)
+
+
+def test_notifications_the_broker_cannot_take_are_shed_before_they_are_read(
+        gateway, devsim, coap_socket, tmp_path, prefix):
+    """Five devices notify 200 times a second each, and mosquitto stops (SIGSTOP) until the
+    gateway's queue (max_buffered 100) has overflowed: the gateway then has the kernel drop
+    notifications before it reads them (notifications-shed), and reads few while the kernel
+    drops many (lwm2m_gw_coap_dropped_total). A device registering meanwhile gets its 2.01:
+    requests are never shed. Once the broker is back, every device's values flow again, the
+    end of the shedding is logged with how many, and every value is delivered or counted:
+    sent = delivered + dropped at the queue + dropped by the kernel."""
+    b = start_mosquitto(tmp_path)
+    col = Collector(b, f"{prefix}/#", prefix)
+    http_port = free_tcp_port()
+    try:
+        gw = gateway(mqtt_uri=b.uri, wait_online=False,
+                     mqtt_conf="  max_buffered = 100;\n  stats_interval = 0;\n",
+                     extra_conf='observe = ( { path = "/3303/0/5700"; endpoint = "*-shed*";'
+                                ' pmin = 0; } );\n'
+                                f'http: {{ listen = "http://127.0.0.1:{http_port}"; }};\n')
+        assert wait_until(lambda: "mqtt-subscribed" in gw.log(), WAIT), gw.log()
+        n_dev = 5
+        epp = f"{prefix[:20]}-shed"
+        eps = [f"{epp}{i}" for i in range(n_dev)]
+        topics = [f"{prefix}/{ep}/data/3303/0/5700" for ep in eps]
+        fleet = devsim.start(gw.server, "register", "serve:120", "deregister", count=n_dev,
+                             ep_prefix=epp, rate=200, format="tlv", trace=True)
+        for t in topics:
+            col.wait_count(lambda m, t=t: m.topic == t, 10, timeout=WAIT)
+        assert metrics_now(http_port)["lwm2m_gw_coap_dropped_total"] == 0
+
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            began = wait_until(lambda: gw.log_lines(r"notifications-shed "), WAIT * SLOW)
+            m0 = metrics_now(http_port)
+            time.sleep(2)
+            m1 = metrics_now(http_port)
+            newcomer = coap_socket(gw.port).exchange(
+                register_datagram(0x5eed, b"\x05\xed", [f"ep={epp}-new", "lt=300"], "</3/0>"),
+                timeout=READ_BOUND)
+            # Answers for no observation, which the gateway resets when it reads them: only
+            # those that look like notifications (NON 2.05 with Observe) are shed unread.
+            resets = {}
+            for kind, opts in (("notification", [(OPT_OBSERVE, b"\x07")]), ("answer", [])):
+                probe = coap_socket(gw.port)
+                for mid in range(20):
+                    probe.sock.sendto(coap_encode(COAP_NON, "2.05", 0x600 + mid, os.urandom(8),
+                                                  opts, b"1"), probe.dest)
+                resets[kind] = rsts(probe.sock, 20, READ_BOUND if not opts else 2.0)
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        assert began, gw.log()[-3000:]
+        shed = m1["lwm2m_gw_coap_dropped_total"] - m0["lwm2m_gw_coap_dropped_total"]
+        read = (m1['lwm2m_gw_coap_responses_total{kind="notification"}']
+                - m0['lwm2m_gw_coap_responses_total{kind="notification"}'])
+        assert newcomer.code == "2.01", newcomer
+        assert resets == {"notification": 0, "answer": 20}, resets
+
+        # The broker is back: the queue drains, the shedding ends, the values flow again.
+        end = gw.wait_log(r"notifications-shed-end ", WAIT * SLOW)
+        mark = col.mark()
+        for t in topics:
+            col.wait_count(lambda m, t=t: m.topic == t, 10, since=mark, timeout=WAIT)
+        fleet.proc.send_signal(signal.SIGINT)
+        res = fleet.wait(WAIT * 2)
+        for ep in eps:
+            col.wait_for(f"{prefix}/{ep}/event", lambda x: x.json()["event"] == "deregistered",
+                         timeout=WAIT * 2)
+        col.settle(1.0, timeout=WAIT)
+        m = metrics_now(http_port)
+        sent = sum(1 + len(res.trace("notify", ep=ep)) for ep in eps)
+        delivered = sum(len(data_values([col], t)[0]) for t in topics)
+        late = late_notifications(gw, [col], prefix, eps)
+        at_queue, kernel = m["lwm2m_gw_mqtt_dropped_total"], m["lwm2m_gw_coap_dropped_total"]
+        print(f"\n[shedding] in 2 s while the broker was stopped: the kernel dropped {shed} "
+              f"notifications and the gateway read {read}; resets of probes {resets}; "
+              f"{end.split(' warn ')[-1].strip()}; values "
+              f"sent={sent} delivered={delivered} dropped at the queue={at_queue} by the "
+              f"kernel={kernel} after their De-register={late}")
+        assert shed > 0 and read < shed / 4, (shed, read)
+        assert int(re.search(r" dropped=(\d+)", end).group(1)) > 0, end
+        # the kernel's count has the 20 notification probes too
+        assert delivered + at_queue + kernel - 20 + late == sent, \
+            (sent, delivered, at_queue, kernel, late)
     finally:
         col.close()
         stop_mosquitto(b)
