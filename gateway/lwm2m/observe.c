@@ -200,7 +200,7 @@ static void done_observe(struct op *op, enum op_end end, const coap_pdu_t *answe
     }
     /* Every retransmission lost is not the device's "no": a rule's Observe goes again. */
     if (end == GW_OP_TIMEOUT && !obs->request.active && !obs->fetch)
-        obs->reg->observe_lost = true;
+        obs->reg->observe_refresh = true;
     answer_request(o, obs, end, NULL);
     if (end == GW_OP_TIMEOUT || end == GW_OP_RESET)
         forget(o, obs);

@@ -28,8 +28,9 @@ struct reg_entry {
     bool restored;                    /* taken back from the store after a restart, not yet
                                          heard from: no session, no requests, no observations */
     bool dying;                       /* being dropped: takes no new requests */
-    bool observe_lost;                /* an Observe of the rules went unanswered: it is sent
-                                         again when the device next sends an Update */
+    bool observe_refresh;             /* the rules' observations are to be brought up to date
+                                         once the device's next Update is answered: an Observe
+                                         went unanswered, or the objects it registered changed */
     int64_t awake_until;              /* queue mode: monotonic ms until which the device is
                                          taken to listen */
     struct reg_entry *next_pending;   /* in server.pending */

@@ -461,8 +461,12 @@ static void handle_update(struct server *lw, struct reg_entry *e, coap_session_t
         schedule(lw, e, true);
     } else {
         heard_from(lw, e);
-        if (e->observe_lost)
-            schedule(lw, e, false); /* the device is reachable: its lost Observes again */
+        /* The device is reachable: its lost Observes go again; with objects added or removed,
+         * the rules' observations of them start or are cancelled. */
+        if (changed & GW_CHANGED_OBJECTS)
+            e->observe_refresh = true;
+        if (e->observe_refresh)
+            schedule(lw, e, false);
     }
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
     log_info("updated ep=%s id=%s lt=%u b=%s changed=0x%x address=%s", r->ep, r->id, r->lifetime,
@@ -1091,10 +1095,10 @@ void server_process(struct server *lw)
         e->in_pending = false;
         if (e->start_observing) {
             e->start_observing = false;
-            e->observe_lost = false;
+            e->observe_refresh = false;
             observer_start(lw->observer, e);
-        } else if (e->observe_lost && !e->restored && !e->dying) {
-            e->observe_lost = false;
+        } else if (e->observe_refresh && !e->restored && !e->dying) {
+            e->observe_refresh = false;
             observer_refresh(lw->observer, e);
         }
         if (e->ready_pending) {

@@ -621,6 +621,34 @@ def test_an_observe_that_went_unanswered_is_sent_again_at_the_next_update(gatewa
     assert gw.log_lines(r" observing ep=lostobs path=/3303/0/5700 ")
 
 
+def test_objects_added_or_removed_in_an_update_are_observed_or_let_go(gateway, mqtt,
+                                                                       raw_device, prefix):
+    """A device registers without the object a rule observes: nothing is observed. Its Update
+    then lists the object: the rule's Observe goes out and the value is published. A later
+    Update no longer lists it: the observation is cancelled (GET with Observe=1)."""
+    gw = gateway(extra_conf='observe = ( { path = "/3303/0/5700"; } );\n')
+    d = raw_device(gw.port, "grows")
+    d.register("</3/0>")
+    time.sleep(1)
+    assert not [r for r in d.requests if r[1] == "/3303/0/5700"], d.requests
+
+    def observes(value):
+        return [r for r in d.requests if r[:2] == ("0.01", "/3303/0/5700") and r[3] == value]
+
+    links = [(OPT_CONTENT_FORMAT, coap_uint(40))]
+    answer = d.request("0.02", d.location, links, b"</3/0>,</3303/0>")
+    assert answer is not None and answer.code == "2.04", answer
+    d.serve({"/3303/0/5700": (b"22.5", CF_TEXT)}, until=lambda: len(observes(0)) == 1)
+    msg = mqtt.wait_for(f"{prefix}/grows/data/3303/0/5700")
+    assert msg.json()["value"] == 22.5, msg.json()
+
+    answer = d.request("0.02", d.location, links, b"</3/0>")
+    assert answer is not None and answer.code == "2.04", answer
+    d.serve({"/3303/0/5700": (b"22.5", CF_TEXT)}, until=lambda: len(observes(1)) == 1)
+    assert gw.log_lines(r" observe-cancel ep=grows path=/3303/0/5700")
+    assert len(observes(0)) == 1, d.requests
+
+
 def test_a_silent_observation_is_observed_again(gateway, raw_device, prefix):
     """An observation that stays silent well past its pmax (max(2 pmax, pmax + 5 s)) is
     started again under a new token (SPEC 5)."""

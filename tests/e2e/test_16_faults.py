@@ -780,6 +780,18 @@ def metrics_now(port):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+) (\d+)$", body, re.M)}
 
 
+def stop_fleet(fleet, col, prefix, eps):
+    """Stops a devsim fleet (SIGINT: its devices de-register) and waits until `col` has every
+    De-register and then nothing more for a second. Returns the fleet's result."""
+    fleet.proc.send_signal(signal.SIGINT)
+    res = fleet.wait(WAIT * 2)
+    for ep in eps:
+        col.wait_for(f"{prefix}/{ep}/event", lambda x: x.json()["event"] == "deregistered",
+                     timeout=WAIT * 2)
+    col.settle(1.0, timeout=WAIT)
+    return res
+
+
 def rsts(sock, n, timeout):
     """How many CoAP resets arrive on `sock` within `timeout` s, up to `n`."""
     count, deadline = 0, time.monotonic() + timeout
@@ -864,8 +876,8 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
               f"max_buffered={max_buffered}; stalled {resumed_at - stopped_at:.1f} s; while "
               f"stalled: dropped_total={stalled['lwm2m_gw_mqtt_dropped_total']} queued="
               f"{stalled['lwm2m_gw_mqtt_queued']}; burst line: count={n_burst} data={n_data}; "
-              f"values sent={sent} delivered={len(delivered)} shed={m['lwm2m_gw_coap_dropped_total']} "
-              f"after the De-register={late}")
+              f"values sent={sent} delivered={len(delivered)} "
+              f"shed={m['lwm2m_gw_coap_dropped_total']} after the De-register={late}")
         assert total == n_burst == m["lwm2m_gw_mqtt_dropped_total"] and unacked == 0, \
             (total, n_burst, m)
         assert mine == n_data > 0
@@ -909,12 +921,7 @@ def test_values_at_qos_0_beyond_what_paho_may_hold_all_arrive(gateway, devsim, t
         finally:
             b.proc.send_signal(signal.SIGCONT)
         time.sleep(2)
-        fleet.proc.send_signal(signal.SIGINT)
-        res = fleet.wait(WAIT * 2)
-        for ep in eps:
-            col.wait_for(f"{prefix}/{ep}/event", lambda x: x.json()["event"] == "deregistered",
-                         timeout=WAIT * 2)
-        col.settle(1.0, timeout=WAIT)
+        res = stop_fleet(fleet, col, prefix, eps)
         sent = delivered = 0
         for ep in eps:
             sent += 1 + len(res.trace("notify", ep=ep))
@@ -995,12 +1002,7 @@ def test_notifications_the_broker_cannot_take_are_shed_before_they_are_read(
         mark = col.mark()
         for t in topics:
             col.wait_count(lambda m, t=t: m.topic == t, 10, since=mark, timeout=WAIT)
-        fleet.proc.send_signal(signal.SIGINT)
-        res = fleet.wait(WAIT * 2)
-        for ep in eps:
-            col.wait_for(f"{prefix}/{ep}/event", lambda x: x.json()["event"] == "deregistered",
-                         timeout=WAIT * 2)
-        col.settle(1.0, timeout=WAIT)
+        res = stop_fleet(fleet, col, prefix, eps)
         m = metrics_now(http_port)
         sent = sum(1 + len(res.trace("notify", ep=ep)) for ep in eps)
         delivered = sum(len(data_values([col], t)[0]) for t in topics)
