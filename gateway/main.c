@@ -62,6 +62,8 @@ struct daemon {
     struct {
         int64_t at; /* monotonic ms of the next look */
         struct bridge_flow last;
+        uint64_t kernel; /* the listeners' drops then, while `watching` */
+        bool watching;
         double pass; /* the share of notifications let through: 1 unless overloaded */
         bool open;   /* a period of shedding not yet over */
     } shed;
@@ -132,26 +134,44 @@ static void reload(struct daemon *d)
 
 /* Overload: when the MQTT side takes values more slowly than devices notify, the bridge's
  * queue fills and drops the excess, but only after the loop has read, decoded and rendered
- * each one: CPU the broker and the MQTT client then lack. Every SHED_EVERY_MS, while the queue
- * dropped values, the share of notifications let through shrinks to what the queue took
- * (less SHED_MARGIN), and the kernel drops the rest before they are read
- * (server_shed_notifications: requests and acknowledgements are still read); once the queue is
- * back under half full, everything is let through again. */
+ * each one: CPU the broker and the MQTT client then lack. Every SHED_EVERY_MS while the queue
+ * drops values, the share of notifications let through is set to SHED_MARGIN of what the MQTT
+ * side took in the last look, over what arrived (read, or dropped by the kernel), and the
+ * kernel drops the rest before they are read (server_shed_notifications: requests,
+ * acknowledgements and DTLS are still read). While the queue is at most half full and drops
+ * nothing, the share doubles back up; once it is empty, everything is let through. A look in
+ * which nothing moved (the broker away, the devices quiet) puts the next one SHED_IDLE_MS
+ * away. */
 #define SHED_EVERY_MS 100
+#define SHED_IDLE_MS 1000
 #define SHED_MARGIN 0.9
 static void shed_notifications(struct daemon *d)
 {
     int64_t now = gw_now_mono_ms();
     if (now < d->shed.at)
         return;
-    d->shed.at = now + SHED_EVERY_MS;
     struct bridge_flow f = bridge_value_flow(d->bridge);
     uint64_t handed = f.handed - d->shed.last.handed, dropped = f.dropped - d->shed.last.dropped;
+    uint64_t shed = 0; /* the kernel's drops at the listeners, read only while they matter */
+    bool watching = dropped || d->shed.pass < 1 || d->shed.open;
+    if (watching) {
+        uint64_t counters[SRV_COUNTERS];
+        server_counters(d->lwm2m, counters);
+        if (d->shed.watching)
+            shed = counters[SRV_DATAGRAMS_DROPPED] - d->shed.kernel;
+        d->shed.kernel = counters[SRV_DATAGRAMS_DROPPED];
+    }
+    d->shed.watching = watching;
+    size_t grew = f.waiting > d->shed.last.waiting ? f.waiting - d->shed.last.waiting : 0;
+    bool moved = handed || dropped || shed || f.waiting != d->shed.last.waiting;
     d->shed.last = f;
     if (dropped)
-        d->shed.pass *= SHED_MARGIN * (double)handed / (double)(handed + dropped);
-    else if (f.waiting < f.max / 2)
+        d->shed.pass = SHED_MARGIN * (double)handed / (double)(handed + dropped + grew + shed);
+    else if (f.waiting == 0)
         d->shed.pass = 1;
+    else if (f.waiting <= f.max / 2)
+        d->shed.pass = d->shed.pass * 2 + 0.05 < 1 ? d->shed.pass * 2 + 0.05 : 1;
+    d->shed.at = now + (moved ? SHED_EVERY_MS : SHED_IDLE_MS);
     d->shed.open = server_shed_notifications(
         d->lwm2m, d->shed.pass >= 1 ? 0 : (uint32_t)((1 - d->shed.pass) * UINT32_MAX));
 }

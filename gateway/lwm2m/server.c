@@ -796,7 +796,9 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
 
 struct listener {
     int fd;
-    bool plain; /* coap:// (the shedding filter reads CoAP headers: not under DTLS) */
+    bool plain;          /* coap:// (the shedding filter reads CoAP headers: not under DTLS) */
+    uint32_t drops_seen; /* the kernel's count (32 bits, wraps) when last read */
+    uint64_t drops;      /* what it went up by since the listener was made */
 };
 
 struct listeners {
@@ -833,8 +835,12 @@ static void widen_receive_buffer(int fd, void *arg)
         struct server *lw = ls->lw;
         struct listener *more =
             realloc(lw->listeners, (lw->n_listeners + 1) * sizeof(*lw->listeners));
-        if (!more)
-            return; /* neither shed nor counted: read as before */
+        if (!more) {
+            log_warn("listener-untracked fd=%d reason=\"out of memory: its kernel drops are "
+                     "not counted and it sheds nothing\"",
+                     fd);
+            return;
+        }
         lw->listeners = more;
         more[lw->n_listeners++] =
             (struct listener){.fd = fd, .plain = ls->uri[i].scheme != GW_SCHEME_COAPS};
@@ -1152,11 +1158,14 @@ int64_t server_next_deadline(struct server *lw)
 }
 
 /* The filter the kernel runs on each datagram for a plain CoAP listener while notifications
- * are shed: a non-confirmable 2.xx response whose first option is Observe (a notification:
- * every request the gateway sends is confirmable, so no other answer is one) is dropped when a
- * random 32-bit number is below `share`; anything else, and anything too short to tell, is
- * kept. Offsets count from the UDP header (8 bytes), as for every UDP socket filter. */
-#define SHED_KEEP 19 /* the index of the "keep" return below */
+ * are shed: a non-confirmable 2.xx response whose first option is Observe is dropped when a
+ * random 32-bit number is below `share`; anything else, and anything too short or malformed
+ * to tell, is kept. Every request the gateway sends is confirmable, so such a datagram is a
+ * notification, unless a device answers an Observe with a separate non-confirmable response
+ * (RFC 7252 5.2.2): that answer may be shed too, and the Observe then ends in a timeout.
+ * Offsets count from the UDP header (8 bytes), as for every UDP socket filter (IPv4 and
+ * IPv6). */
+#define SHED_KEEP 20 /* the index of the "keep" return below */
 #define TO_KEEP(i) (SHED_KEEP - 1 - (i))
 static int attach_shedding(int fd, uint32_t share)
 {
@@ -1172,32 +1181,38 @@ static int attach_shedding(int fd, uint32_t share)
         /* 8 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8),
         /* 9 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x0f),
         /* 10 */ BPF_STMT(BPF_MISC | BPF_TAX, 0), /* X = the token's length */
-        /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-        /* 12 */ BPF_STMT(BPF_ALU | BPF_SUB | BPF_X, 0),
-        /* 13 */ BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 8 + 4, 0, TO_KEEP(13)), /* an option */
-        /* 14 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8 + 4), /* its delta and length */
-        /* 15 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
-        /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x60, 0, TO_KEEP(16)), /* Observe (6) */
-        /* 17 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)),
-        /* 18 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, share, 0, 1),
-        /* 19 */ BPF_STMT(BPF_RET | BPF_K, 0xffffffff), /* keep (SHED_KEEP) */
-        /* 20 */ BPF_STMT(BPF_RET | BPF_K, 0),          /* drop */
+        /* 11 */ BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 8, TO_KEEP(11), 0), /* 9-15: malformed */
+        /* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 13 */ BPF_STMT(BPF_ALU | BPF_SUB | BPF_X, 0),
+        /* 14 */ BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 8 + 4, 0, TO_KEEP(14)), /* an option */
+        /* 15 */ BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8 + 4), /* its delta and length */
+        /* 16 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+        /* 17 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x60, 0, TO_KEEP(17)), /* Observe (6) */
+        /* 18 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)),
+        /* 19 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, share, 0, 1),
+        /* 20 */ BPF_STMT(BPF_RET | BPF_K, 0xffffffff), /* keep (SHED_KEEP) */
+        /* 21 */ BPF_STMT(BPF_RET | BPF_K, 0),          /* drop */
     };
     struct sock_fprog prog = {.len = GW_ARRAY_LEN(code), .filter = code};
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
-/* Datagrams the kernel dropped at the listeners: a receive buffer was full, or a notification
- * was shed. */
+/* Datagrams the kernel dropped at the listeners since they were made: a receive buffer was
+ * full, or a notification was shed. The kernel's count is 32 bits per socket and wraps; what
+ * it went up by is added up in 64 (the listeners' array is not `lw`'s to keep const). */
 static uint64_t listener_drops(const struct server *lw)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < lw->n_listeners; i++) {
+        struct listener *l = &lw->listeners[i];
         uint32_t mem[SK_MEMINFO_VARS];
         socklen_t len = sizeof(mem);
-        if (getsockopt(lw->listeners[i].fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
-            len > SK_MEMINFO_DROPS * sizeof(uint32_t))
-            n += mem[SK_MEMINFO_DROPS];
+        if (getsockopt(l->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+            len > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+            l->drops += (uint32_t)(mem[SK_MEMINFO_DROPS] - l->drops_seen);
+            l->drops_seen = mem[SK_MEMINFO_DROPS];
+        }
+        n += l->drops;
     }
     return n;
 }
@@ -1206,15 +1221,15 @@ bool server_shed_notifications(struct server *lw, uint32_t share)
 {
     int64_t now = gw_now_mono_ms();
     uint32_t step = share > lw->shed ? share - lw->shed : lw->shed - share;
-    /* a filter per socket is built anew each time: not for a change under 2 % */
-    if (share != lw->shed && !(share && lw->shed && step < UINT32_MAX / 64)) {
+    /* a filter per socket is built anew each time: not for a change under 5 % */
+    if (share != lw->shed && !(share && lw->shed && step < UINT32_MAX / 20)) {
         for (size_t i = 0; i < lw->n_listeners; i++) {
             const struct listener *l = &lw->listeners[i];
             int none = 0; /* the kernel wants an int even where it reads none */
             int rc = !l->plain ? 0
                      : share   ? attach_shedding(l->fd, share)
                              : setsockopt(l->fd, SOL_SOCKET, SO_DETACH_FILTER, &none, sizeof(none));
-            if (rc != 0 && (!lw->shed_open || !share))
+            if (rc != 0 && (share ? !lw->shed_open : errno != ENOENT))
                 log_error("notifications-shed-failed fd=%d share=%.2f reason=\"%s\"", l->fd,
                           (double)share / UINT32_MAX, strerror(errno));
         }

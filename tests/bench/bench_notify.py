@@ -154,6 +154,45 @@ def plain_publisher(qos, rate=0.0, count=None):
                 "p50": r.get("p50_us"), "p99": r.get("p99_us"), "max": r.get("max_us")}
 
 
+PLOT = os.path.join(b.BUILD, "bench-notify.svg")
+
+
+def plot(points, bases, path=PLOT):
+    """Delivered against sent, a line per QoS (x: a flood that lost more than 1 %), with the
+    plain publisher's rate: an SVG beside the summary, with python3-matplotlib (without it,
+    none). Returns its path, or None."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    top = 0.0
+    for qos, color in ((0, "tab:blue"), (1, "tab:orange")):
+        pts = sorted(points.get(qos, []))
+        if not pts:
+            continue
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color=color,
+                label=f"gateway, QoS {qos}")
+        for ok, marker in ((True, "o"), (False, "x")):
+            sel = [p for p in pts if p[2] == ok]
+            ax.scatter([p[0] for p in sel], [p[1] for p in sel], marker=marker, color=color)
+        ax.axhline(bases[qos], color=color, linestyle="--", linewidth=1,
+                   label=f"plain Paho publisher, QoS {qos}")
+        top = max([top, bases[qos]] + [max(p[0], p[1]) for p in pts])
+    ax.plot([0, top], [0, top], ":", color="grey", label="delivered = sent")
+    ax.set_xlabel("notifications sent by devsim per second")
+    ax.set_ylabel("delivered to the subscriber per second")
+    ax.set_title("Notification flood (x: more than 1 % lost)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def us(v):
     return "-" if v is None else f"{v / 1000:.2f} ms"
 
@@ -167,9 +206,12 @@ def main():
     print(f"  plain UDP over loopback (100-byte datagrams, one sender, one receiver): "
           f"{udp['rate']:,.0f}/s received of {udp['sent_rate']:,.0f}/s sent")
     b.summary_row("notify", "plain UDP loopback datagrams/s (baseline)", b.fmt(udp["rate"]))
+    points, bases = {}, {}   # for the plot: (sent/s, delivered/s, loss <= 1 %) by QoS
     for qos in (0, 1):
         base = plain_publisher(qos, count=int(60000 * T) if qos == 0 else int(35000 * T))
         sat = flood(qos, SATURATE, perf=True)
+        bases[qos] = base["rate"]
+        points[qos] = [(sat["sent_rate"], sat["rate"], sat["lost"] <= 0.01 * sat["expected"])]
         gw_us = sat["gw_cpu"] / max(1, sat["received"]) * 1e6
         print(f"  QoS {qos}: plain publisher {base['rate']:,.0f}/s ({base['received']} of "
               f"{base['sent']}, {base['cpu_per_msg'] * 1e6:.1f} us CPU per message); gateway at "
@@ -197,6 +239,7 @@ def main():
                   f"({r['sent_rate']:,.0f}/s), "
                   f"received {r['received']} of {r['expected']}, delivered {r['rate']:,.0f}/s"
                   f"{'' if ok else '  (loss > 1 %)'}; UDP drops {r['udp_drops']}; {cores(r)}")
+            points[qos].append((r["sent_rate"], r["rate"], ok))
             return r, ok
 
         # up to 1.5 times the saturated delivery: an overloaded gateway spends CPU on what it
@@ -266,6 +309,10 @@ def main():
                           f"plain pub {us(bl['p50'])} / {us(bl['p99'])} / {us(bl['max'])}",
                           b.ratio(r["p99"], bl["p99"], 1) + " (p99)",
                           "p99 < 2 ms" if frac == 0.1 else "-")
+    path = plot(points, bases)
+    print(f"  plot of delivered against sent: {path or 'none (python3-matplotlib is missing)'}")
+    b.summary_row("notify", "plot: delivered against sent, by QoS, beside the plain publisher",
+                  path or "none: python3-matplotlib is not installed", "-", "-", "-")
     return 0
 
 

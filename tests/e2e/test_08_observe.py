@@ -629,7 +629,8 @@ def test_objects_added_or_removed_in_an_update_are_observed_or_let_go(gateway, m
     gw = gateway(extra_conf='observe = ( { path = "/3303/0/5700"; } );\n')
     d = raw_device(gw.port, "grows")
     d.register("</3/0>")
-    time.sleep(1)
+    quiet_until = time.monotonic() + 1.0
+    d.serve({}, until=lambda: time.monotonic() > quiet_until)
     assert not [r for r in d.requests if r[1] == "/3303/0/5700"], d.requests
 
     def observes(value):

@@ -968,7 +968,6 @@ def test_notifications_the_broker_cannot_take_are_shed_before_they_are_read(
                              ep_prefix=epp, rate=200, format="tlv", trace=True)
         for t in topics:
             col.wait_count(lambda m, t=t: m.topic == t, 10, timeout=WAIT)
-        assert metrics_now(http_port)["lwm2m_gw_coap_dropped_total"] == 0
 
         b.proc.send_signal(signal.SIGSTOP)
         try:
