@@ -45,7 +45,7 @@ void inbox_put(struct bridge *b, enum inbox_kind kind, int code, const char *tex
  * search is paid per publication, and a registration storm (three lifecycle messages per
  * device) paid for 1024 with up to half its rate; values flooding past what the broker
  * acknowledges deliver about a third more with 1024. So the window is 1024 while only values
- * and stats wait in the queue, and 256 while anything else does (see may_send()). */
+ * and stats wait in the queue, and 256 while anything else does (see window()). */
 #define GW_MQTT_WINDOW 256
 #define GW_MQTT_WINDOW_WIDE 1024
 

@@ -30,9 +30,10 @@ void observer_free(struct observer *o);
  * where attributes are set, then Observe. Call only after the Register answer went out. */
 void observer_start(struct observer *o, struct reg_entry *e);
 
-/* Adjusts the observations of `e` to what the callbacks now ask for (after a reload, or an
- * Update after an Observe went unanswered): the ones still wanted stay untouched, the others
- * are cancelled with a GET carrying Observe=1, and new ones are started. */
+/* Adjusts the observations of `e` to what the callbacks now ask for (after a reload; after an
+ * Update that changed the objects, or that followed an Observe gone unanswered): the ones
+ * still wanted stay untouched, the others are cancelled with a GET carrying Observe=1, and new
+ * ones are started. */
 void observer_refresh(struct observer *o, struct reg_entry *e);
 
 /* Starts an observation a request from MQTT asked for (observe, observe-composite), writing

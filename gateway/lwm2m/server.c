@@ -808,11 +808,13 @@ struct listeners {
     size_t n;
 };
 
-/* A registration storm arrives faster than any loop turn: the default receive buffer (208 KiB)
- * drops Registers, which come back only after the devices' 2-3 s retransmission timeout, and
- * non-confirmable notifications, which never come back. libcoap 4.3.1 does not hand out its
- * listeners' descriptors, so they are found by their bound address. */
-static void widen_receive_buffer(int fd, void *arg)
+/* Takes `fd` as a listener when it is bound to one of the listen addresses. libcoap 4.3.1 does
+ * not hand out its listeners' descriptors, so they are found by their bound address. Its
+ * receive buffer is widened: a registration storm arrives faster than any loop turn, and the
+ * default (208 KiB) drops Registers, which come back only after the devices' 2-3 s
+ * retransmission timeout, and non-confirmable notifications, which never come back. It is
+ * kept in lw->listeners, for the kernel's drop count and the shedding filter. */
+static void adopt_listener(int fd, void *arg)
 {
     const struct listeners *ls = arg;
     int type, size = RECEIVE_BUFFER;
@@ -983,7 +985,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
         goto out_free;
     }
     struct listeners ls = {lw, bound, cfg->listen, cfg->n_listen};
-    gw_each_socket(widen_receive_buffer, &ls);
+    gw_each_socket(adopt_listener, &ls);
     free(bound);
 
     coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
