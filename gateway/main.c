@@ -1,5 +1,5 @@
 /* main.c - the daemon: command line, configuration, wiring, and the event loop.
- * One thread owns all gateway state and waits in one epoll on libcoap's descriptor, the
+ * One thread owns all gateway state and waits in one epoll on the CoAP server's descriptor, the
  * bridge's eventfd (Paho's inbox), a timerfd armed for the earliest deadline of any module,
  * a signalfd, and the HTTP listener's descriptor when there is one. Nothing runs at a fixed rate:
  * an idle gateway sleeps in epoll_wait. */

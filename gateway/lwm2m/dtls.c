@@ -239,7 +239,7 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 
 /* ---- the module ---- */
 
-struct dtls *dtls_new(coap_context_t *ctx, const struct server_security *sec)
+struct dtls *dtls_new(coap_context_t *const *ctx, size_t n_ctx, const struct server_security *sec)
 {
     struct dtls *d = calloc(1, sizeof(*d));
     if (!d)
@@ -255,7 +255,7 @@ struct dtls *dtls_new(coap_context_t *ctx, const struct server_security *sec)
                 !(d->cert_endpoints[i].endpoint = strdup(sec->cert_endpoints[i].endpoint)))
                 goto out_free;
     }
-    if (!ctx)
+    if (n_ctx == 0)
         return d; /* no coaps listener: only the NoSec rule applies */
     if (sec->n_rpk) {
         log_error("startup-failed reason=\"lwm2m.security.rpk: raw public keys are not "
@@ -302,9 +302,11 @@ struct dtls *dtls_new(coap_context_t *ctx, const struct server_security *sec)
     pki.pki_key.key.pem_buf.private_key_len = d->key_len;
     pki.pki_key.key.pem_buf.ca_cert = d->ca_pem;
     pki.pki_key.key.pem_buf.ca_cert_len = d->ca_pem ? d->ca_len : 0;
-    if (!coap_context_set_pki(ctx, &pki)) {
-        log_error("startup-failed reason=\"the DTLS certificate or key does not load\"");
-        goto out_free;
+    for (size_t i = 0; i < n_ctx; i++) {
+        if (!coap_context_set_pki(ctx[i], &pki)) {
+            log_error("startup-failed reason=\"the DTLS certificate or key does not load\"");
+            goto out_free;
+        }
     }
     /* A key must be set for libcoap to recognise PSK offers; the identity callback picks the
      * real one, and an unknown identity is refused. */
@@ -315,9 +317,11 @@ struct dtls *dtls_new(coap_context_t *ctx, const struct server_security *sec)
     psk.id_call_back_arg = d;
     psk.psk_info.key.s = unused_key;
     psk.psk_info.key.length = sizeof(unused_key);
-    if (!coap_context_set_psk2(ctx, &psk)) {
-        log_error("startup-failed reason=\"the DTLS PSK setup failed\"");
-        goto out_free;
+    for (size_t i = 0; i < n_ctx; i++) {
+        if (!coap_context_set_psk2(ctx[i], &psk)) {
+            log_error("startup-failed reason=\"the DTLS PSK setup failed\"");
+            goto out_free;
+        }
     }
     log_info("dtls-ready psk_identities=%u certificate=%s ca=%s", HASH_COUNT(d->by_identity),
              sec->cert_file ? sec->cert_file : "self-signed", sec->ca_file ? sec->ca_file : "none");

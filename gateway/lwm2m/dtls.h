@@ -10,14 +10,15 @@
 
 struct dtls;
 
-/* Installs the credentials of `sec` on `ctx` (PSK by identity from the psk entries and the
+/* Installs the credentials of `sec` on each of the `n_ctx` contexts `ctx` (none: no coaps
+ * listener, only the NoSec rule applies) (PSK by identity from the psk entries and the
  * psk_file; X.509 with ca_file, cert_file and key_file, or a throw-away self-signed
  * certificate when the gateway has none, so that every handshake goes through the same cipher
  * list: TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CBC_SHA256,
  * TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 and their stronger siblings). Returns NULL after logging
  * why (a psk_file line that does not parse, with FILE:LINE; raw public keys, which libcoap's
  * OpenSSL backend does not offer; a certificate that does not load). */
-struct dtls *dtls_new(coap_context_t *ctx, const struct server_security *sec);
+struct dtls *dtls_new(coap_context_t *const *ctx, size_t n_ctx, const struct server_security *sec);
 
 /* dtls_free(NULL) does nothing. */
 void dtls_free(struct dtls *d);

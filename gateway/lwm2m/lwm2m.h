@@ -232,7 +232,8 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
  * server_free(NULL) does nothing. */
 void server_free(struct server *lw);
 
-/* The descriptor to wait on for readability (libcoap's epoll descriptor). */
+/* The descriptor to wait on for readability: an epoll descriptor holding those of the server's
+ * libcoap contexts (each an epoll descriptor of its listeners and its timer). */
 int server_fd(const struct server *lw);
 
 /* Handles every datagram that is ready and every timer that is due (retransmissions, lifetime

@@ -10,6 +10,7 @@
 #include <linux/filter.h>
 #include <linux/sock_diag.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,16 +40,18 @@
 #define DEFAULT_QUEUE_AWAKE 93 /* seconds: MAX_TRANSMIT_WAIT, LwM2M's default awake time */
 #define SEPARATE_RESPONSE_MARGIN_MS 5000
 #define READ_BATCH_MAX 64        /* datagrams read per listener for one pass of libcoap's timers */
-#define RECEIVE_BUFFER (1 << 20) /* bytes of datagrams a listener's socket queues (x LISTEN_SHARDS) */
+#define RECEIVE_BUFFER ((64 << 20) / SHARDS) /* bytes a listener's socket queues: 64 MiB a URI */
 #define READS_PER_PROCESS 1024   /* datagrams per server_process(), so that MQTT gets its turn */
-#define LISTEN_SHARDS 64 /* sockets on one listen URI's port: see listen_on() */
-#define READY_MAX 64     /* ready listener sockets taken from one epoll_wait() */
+#define SHARDS 256   /* libcoap contexts, each with one socket on every listen URI's port */
+#define FD_MARGIN 256 /* descriptors for all but the listeners and the contexts */
+#define READY_MAX 64 /* ready descriptors taken from one epoll_wait() */
 #define SHED_QUIET_MS 2000 /* shedding that stopped this long ago is over (logged) */
 #define BLOCK_RX_MAX 1024        /* requests devices send in blocks, under way at once */
 #define BLOCK_RX_IDLE_MS 60000   /* a block-wise request with no block for this long is dropped */
 
 struct server {
-    coap_context_t *coap;
+    coap_context_t *coap[SHARDS]; /* see listen_on() */
+    int epfd;                     /* the contexts' epoll descriptors: server_fd() */
     struct registry *registry;
     struct dedup *dedup;
     struct block_rx *block_rx;
@@ -850,20 +853,46 @@ static void adopt_listener(int fd, void *arg)
     }
 }
 
-/* One listen URI is LISTEN_SHARDS libcoap endpoints, sockets in one SO_REUSEPORT group on its
- * port; the kernel gives each peer address to one of them, always the same. libcoap 4.3.1
- * walks every session of an endpoint for each datagram from a new peer
- * (coap_endpoint_get_session, counting the idle ones), so a registration storm of N devices
- * cost O(N^2) with one endpoint: 590 registrations/s at 100,000 devices. With 64 endpoints a
- * walk is 1/64 as long (tests/bench/bench_storm.py). */
-static bool listen_on(coap_context_t *coap, const coap_address_t *addr, coap_proto_t proto)
+/* One listen URI is SHARDS sockets in one SO_REUSEPORT group on its port, one in each of SHARDS
+ * libcoap contexts; the kernel gives each peer address to one of them, always the same, so that
+ * a device's session lives in one context. libcoap 4.3.1 walks the sessions of an endpoint for
+ * each datagram from a new peer (coap_endpoint_get_session, counting the idle ones), and every
+ * session of a context each time it is handed datagrams (coap_io_do_epoll ends in
+ * coap_io_prepare_io: idle sessions, timeouts, its timer). With one endpoint a registration
+ * storm of N devices cost O(N^2): 590 registrations/s at 100,000 devices. With one context and
+ * SHARDS endpoints, a fleet notifying at a moderate rate paid a walk of every registered
+ * device's session for almost every datagram: 50,000 devices notifying 2,000 times a second
+ * took a core and lost a third of the values (tests/bench/bench_notify.py, "fleet"). With
+ * SHARDS contexts each walk is 1/SHARDS as long: at 100,000 devices notifying 2,000 times a
+ * second, the main thread took 0.55 cores with 64 contexts, 0.42 with 128, 0.21 with 256. */
+static bool listen_on(coap_context_t *const *coap, const coap_address_t *addr, coap_proto_t proto)
 {
     bool ok = true;
     gw_share_port(true);
-    for (int i = 0; i < LISTEN_SHARDS && ok; i++)
-        ok = coap_new_endpoint(coap, addr, proto) != NULL;
+    for (int i = 0; i < SHARDS && ok; i++)
+        ok = coap_new_endpoint(coap[i], addr, proto) != NULL;
     gw_share_port(false);
     return ok;
+}
+
+/* SHARDS sockets for each listen URI and two descriptors for each context (its epoll and its
+ * timer) are more than the soft limit of 1024 that many systems give a process: the soft limit
+ * is raised as far as the hard one allows. False, after logging why, when that is too low. */
+static bool enough_descriptors(size_t n_listen)
+{
+    rlim_t need = (rlim_t)SHARDS * (2 + n_listen) + FD_MARGIN;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return true;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
+        return true;
+    log_error("startup-failed reason=\"%llu file descriptors are needed (%d for each listen URI "
+              "and %d for the CoAP contexts, %d for the rest), the hard limit (RLIMIT_NOFILE, "
+              "ulimit -Hn) is %llu\"",
+              (unsigned long long)need, SHARDS, 2 * SHARDS, FD_MARGIN,
+              (unsigned long long)rl.rlim_max);
+    return false;
 }
 
 /* libcoap sets SO_REUSEADDR on its sockets, with which a second gateway could bind the same port
@@ -908,6 +937,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     struct server *lw = calloc(1, sizeof(*lw));
     if (!lw)
         return NULL;
+    lw->epfd = -1;
     if (cb)
         lw->cb = *cb;
     lw->cb_ctx = cb_ctx;
@@ -928,21 +958,33 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     lw->registry = registry_new();
     lw->dedup = dedup_new(DEDUP_MAX, DEDUP_LIFETIME_MS);
     lw->block_rx = block_rx_new(BLOCK_RX_MAX, BLOCK_RX_IDLE_MS);
-    lw->coap = coap_new_context(NULL);
+    bool made = enough_descriptors(cfg->n_listen);
+    for (int i = 0; i < SHARDS && made; i++)
+        made = (lw->coap[i] = coap_new_context(NULL)) != NULL;
+    lw->epfd = epoll_create1(EPOLL_CLOEXEC);
     lw->ops = ops_new(answer_timeout_ms);
     lw->manage = manage_new(lw->ops, cfg->model, &lw->cb, cb_ctx);
     lw->observer = lw->ops && lw->manage
                        ? observer_new(cfg->model, &lw->cb, cb_ctx, lw->ops, lw->manage)
                        : NULL;
-    if (!lw->registry || !lw->dedup || !lw->block_rx || !lw->coap || !lw->observer)
+    if (!lw->registry || !lw->dedup || !lw->block_rx || !made || lw->epfd < 0 || !lw->observer)
         goto out_free;
-    coap_set_app_data(lw->coap, lw);
-    coap_register_response_handler(lw->coap, on_response);
-    coap_register_nack_handler(lw->coap, on_nack);
-    /* No libcoap block mode: blocks are the gateway's own business (blockwise.h says why). */
-    if (coap_context_get_coap_fd(lw->coap) < 0) {
-        log_error("startup-failed reason=\"libcoap was built without epoll support\"");
-        goto out_free;
+    for (uint32_t i = 0; i < SHARDS; i++) {
+        coap_context_t *coap = lw->coap[i];
+        coap_set_app_data(coap, lw);
+        coap_register_response_handler(coap, on_response);
+        coap_register_nack_handler(coap, on_nack);
+        /* No libcoap block mode: blocks are the gateway's own business (blockwise.h says why). */
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+        int fd = coap_context_get_coap_fd(coap);
+        if (fd < 0) {
+            log_error("startup-failed reason=\"libcoap was built without epoll support\"");
+            goto out_free;
+        }
+        if (epoll_ctl(lw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            log_error("startup-failed reason=\"epoll_ctl: %s\"", strerror(errno));
+            goto out_free;
+        }
     }
 
     bool coaps = false;
@@ -952,7 +994,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
         log_error("startup-failed reason=\"this libcoap has no DTLS support\"");
         goto out_free;
     }
-    lw->dtls = dtls_new(coaps ? lw->coap : NULL, &cfg->security);
+    lw->dtls = dtls_new(lw->coap, coaps ? SHARDS : 0, &cfg->security);
     if (!lw->dtls)
         goto out_free;
 
@@ -988,13 +1030,15 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     gw_each_socket(adopt_listener, &ls);
     free(bound);
 
-    coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
-    if (!r)
-        goto out_free;
-    coap_register_request_handler(r, COAP_REQUEST_POST, on_request);
-    coap_register_request_handler(r, COAP_REQUEST_DELETE, on_request);
-    coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
-    coap_add_resource(lw->coap, r);
+    for (int i = 0; i < SHARDS; i++) {
+        coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
+        if (!r)
+            goto out_free;
+        coap_register_request_handler(r, COAP_REQUEST_POST, on_request);
+        coap_register_request_handler(r, COAP_REQUEST_DELETE, on_request);
+        coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
+        coap_add_resource(lw->coap[i], r);
+    }
     return lw;
 
 out_free:
@@ -1013,8 +1057,11 @@ void server_free(struct server *lw)
         return;
     if (lw->registry && lw->observer)
         registry_each(lw->registry, release_each, lw);
-    if (lw->coap)
-        coap_free_context(lw->coap);
+    for (int i = 0; i < SHARDS; i++)
+        if (lw->coap[i])
+            coap_free_context(lw->coap[i]);
+    if (lw->epfd >= 0)
+        close(lw->epfd);
     registry_free(lw->registry);
     observer_free(lw->observer);
     manage_free(lw->manage);
@@ -1030,7 +1077,7 @@ void server_free(struct server *lw)
 
 int server_fd(const struct server *lw)
 {
-    return coap_context_get_coap_fd(lw->coap);
+    return lw->epfd;
 }
 
 static void expire(struct server *lw)
@@ -1044,45 +1091,55 @@ static void expire(struct server *lw)
     }
 }
 
-/* libcoap's coap_io_process() reads one datagram per ready socket and walks every session
- * twice (coap_io_prepare_io: idle sessions, retransmissions, timeouts) for it: with N devices
- * registered, every datagram cost O(N). Here the ready listeners are handed to
- * coap_io_do_epoll() `read_batch` times each, so that one walk serves up to that many
- * datagrams; the batch doubles while the listeners stay readable after it and halves when
- * they were drained (a read of an empty socket costs one recvmsg that finds nothing). libcoap
- * keeps its own timerfd (retransmissions, set by coap_send too) in the descriptor the loop
- * waits on, so nothing here needs to ask it for a deadline. */
-static void read_datagrams(struct server *lw)
+/* libcoap's coap_io_process() reads one datagram per ready socket and walks every session of
+ * the context twice (coap_io_prepare_io: idle sessions, retransmissions, timeouts) for it: every
+ * datagram cost O(sessions). Here a context's ready listeners are handed to coap_io_do_epoll()
+ * `read_batch` times each, so that one walk serves up to that many datagrams; the batch doubles
+ * while the listeners stay readable after it and halves when they were drained (a read of an
+ * empty socket costs one recvmsg that finds nothing). libcoap keeps its own timerfd
+ * (retransmissions, set by coap_send too) in the context's descriptor, so nothing here needs to
+ * ask it for a deadline. Returns the reads handed to libcoap; sets `*more` when a listener was
+ * still readable after them. */
+static unsigned read_context(struct server *lw, coap_context_t *coap, bool *more)
 {
     struct epoll_event ready[READY_MAX], batch[READY_MAX * READ_BATCH_MAX];
-    int fd = coap_context_get_coap_fd(lw->coap);
+    int fd = coap_context_get_coap_fd(coap);
+    int n = epoll_wait(fd, ready, READY_MAX, 0);
+    if (n <= 0)
+        return 0;
+    size_t m = 0;
+    for (int i = 0; i < n; i++) {
+        /* The timer's event (data.ptr NULL) once; a socket's `read_batch` times. */
+        unsigned times = ready[i].data.ptr ? lw->read_batch : 1;
+        for (unsigned k = 0; k < times; k++)
+            batch[m++] = ready[i];
+    }
+    /* The reads past the last datagram find nothing: libcoap would log each as a failed read. */
+    coap_log_t level = coap_get_log_level();
+    if (lw->read_batch > 1 && level > LOG_ERR)
+        coap_set_log_level(LOG_ERR);
+    coap_io_do_epoll(coap, batch, m);
+    coap_set_log_level(level);
+    int left = epoll_wait(fd, ready, READY_MAX, 0);
+    for (int i = 0; i < left; i++)
+        *more |= ready[i].data.ptr != NULL;
+    return (unsigned)m;
+}
+
+static void read_datagrams(struct server *lw)
+{
+    struct epoll_event ready[SHARDS];
     unsigned total = 0;
     if (lw->read_batch == 0)
         lw->read_batch = 1;
     while (total < READS_PER_PROCESS) {
-        int n = epoll_wait(fd, ready, READY_MAX, 0);
+        int n = epoll_wait(lw->epfd, ready, SHARDS, 0);
         if (n <= 0)
             break;
-        size_t m = 0;
-        for (int i = 0; i < n; i++) {
-            /* The timer's event (data.ptr NULL) once; a socket's `read_batch` times. */
-            unsigned times = ready[i].data.ptr ? lw->read_batch : 1;
-            for (unsigned k = 0; k < times; k++)
-                batch[m++] = ready[i];
-        }
-        /* The reads past the last datagram find nothing: libcoap would log each as a failed
-         * read. */
-        coap_log_t level = coap_get_log_level();
-        if (lw->read_batch > 1 && level > LOG_ERR)
-            coap_set_log_level(LOG_ERR);
-        coap_io_do_epoll(lw->coap, batch, m);
-        coap_set_log_level(level);
-        total += (unsigned)m;
-        /* Still readable: there was more than the batch; else it was too large. */
-        int left = epoll_wait(fd, ready, READY_MAX, 0);
         bool more = false;
-        for (int i = 0; i < left; i++)
-            more |= ready[i].data.ptr != NULL;
+        for (int i = 0; i < n; i++)
+            total += read_context(lw, lw->coap[ready[i].data.u32], &more);
+        /* Still readable: there was more than the batch; else it was too large. */
         if (more && lw->read_batch < READ_BATCH_MAX)
             lw->read_batch *= 2;
         else if (!more && lw->read_batch > 1)

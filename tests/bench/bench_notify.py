@@ -24,6 +24,10 @@ send/receive rate.
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate.
+4. Fleet: 1,000, 10,000 and 100,000 devices (GW_BENCH_QUICK: the first two) notifying 2,000
+   times a second in all, at QoS 1: the gateway's CPU per notification and the latency over
+   10 s once all are observed, against the 1,000 devices of the same run. At such a rate most
+   datagrams come alone, and each costs what libcoap's walk of its context's sessions costs.
 
 One devsim process sends from one thread and tops out near 20000 notifications/s (libcoap
 re-arms the device's timerfd for each notification, costly in a VM), so the devices are spread
@@ -152,6 +156,41 @@ def plain_publisher(qos, rate=0.0, count=None):
                 "machine_cpu": (m1[0] - m0[0]) / TICKS,
                 "cpu_per_msg": p.get("cpu_s", 0.0) / max(1, p["sent"]),
                 "p50": r.get("p50_us"), "p99": r.get("p99_us"), "max": r.get("max_us")}
+
+
+FLEETS = [1000, 10000] if b.QUICK else [1000, 10000, 100000]
+FLEET_RATE = 2000  # notifications/s from the whole fleet
+FLEET_WINDOW = 10.0  # seconds measured
+
+
+def fleet(n, rate=FLEET_RATE):
+    """n devices notifying `rate` times a second in all (QoS 1): the gateway's CPU per
+    notification and the latency, over FLEET_WINDOW s once every device is registered and
+    observed (the registration storm before it is bench_storm's business: its answers to the
+    Observes may overflow the queue, which is why no loss is reported here). A moderate rate,
+    so that the figure is what each datagram costs when it comes alone, as most do in a big
+    fleet: libcoap walks every session of the context it hands datagrams to."""
+    warm = 10.0 + n / 4000  # the storm and the Observes: about 18 s for 100,000 on 2 cores
+    with b.Workdir("notify-fleet") as w:
+        broker = b.Broker(w.path)
+        w.procs.append(broker)
+        gw = b.Gateway(w.path, broker, qos=1, observe=OBSERVE, name="fleet")
+        w.procs.append(gw)
+        sub = b.Subscriber(broker, [TOPIC], qos=1, idle=60.0, warmup=warm,
+                           max_seconds=warm + FLEET_WINDOW + 60)
+        fleet = b.Fleet(gw.server, n, ["register", f"wait:{warm + FLEET_WINDOW + 2}", "silent"],
+                        "--stamp", rate=rate / n, concurrency=512, processes=PROCS)
+        time.sleep(warm)
+        c0, t0, w0 = b.cpu_seconds(gw.pid), b.thread_cpu_seconds(gw.pid), time.time()
+        time.sleep(FLEET_WINDOW)
+        c1, t1, w1 = b.cpu_seconds(gw.pid), b.thread_cpu_seconds(gw.pid), time.time()
+        fleet.summary()
+        r = sub.result()
+        wall = w1 - w0
+        return {"n": n, "cores": (c1 - c0) / wall,
+                "main_cores": (t1.get(GW_MAIN, 0.0) - t0.get(GW_MAIN, 0.0)) / wall,
+                "us": (c1 - c0) / (rate * wall) * 1e6, "p50": r.get("p50_us"),
+                "p99": r.get("p99_us"), "max": r.get("max_us")}
 
 
 PLOT = os.path.join(b.BUILD, "bench-notify.svg")
@@ -309,6 +348,18 @@ def main():
                           f"plain pub {us(bl['p50'])} / {us(bl['p99'])} / {us(bl['max'])}",
                           b.ratio(r["p99"], bl["p99"], 1) + " (p99)",
                           "p99 < 2 ms" if frac == 0.1 else "-")
+    small = None
+    for n in FLEETS:
+        f = fleet(n)
+        small = small or f
+        print(f"  fleet of {n:,} devices notifying {FLEET_RATE:,}/s in all (QoS 1): gateway "
+              f"{f['cores']:.3f} cores (main thread {f['main_cores']:.3f}) = {f['us']:.1f} us CPU "
+              f"per notification; p50 {us(f['p50'])} p99 {us(f['p99'])} max {us(f['max'])}")
+        b.summary_row("notify", f"fleet of {n:,} devices notifying {FLEET_RATE:,}/s in all "
+                      "(QoS 1): gateway CPU us per notification; p50 / p99",
+                      f"{f['us']:.1f}; {us(f['p50'])} / {us(f['p99'])}",
+                      f"{small['n']:,} devices {small['us']:.1f}",
+                      b.ratio(f["us"], small["us"]), "-")
     path = plot(points, bases)
     print(f"  plot of delivered against sent: {path or 'none (python3-matplotlib is missing)'}")
     b.summary_row("notify", "plot: delivered against sent, by QoS, beside the plain publisher",

@@ -1,16 +1,22 @@
-"""19 listeners: one listen URI is a group of 64 UDP sockets on its port (SO_REUSEPORT), and the
+"""19 listeners: one listen URI is a group of 256 UDP sockets on its port (SO_REUSEPORT), and the
 kernel gives each device address to one of them. Whichever socket a device lands on, it
 registers, is observed, notifies and answers requests, and what the gateway sends it comes from
 the port it registered at. A port another program holds still stops the start (test_01), and so
-does one another gateway holds."""
+does one another gateway holds. The sockets and the 256 libcoap contexts take more descriptors
+than a soft limit of 1024: the gateway raises it, and a hard limit too low stops the start with
+the reason."""
 import json
 import os
 import re
+import resource
+import subprocess
 
-from conftest import (WAIT_TIMEOUT, free_udp_port, run_gateway, wait_until,
+import pytest
+from conftest import (SANITIZER_MARKERS, WAIT_TIMEOUT, free_udp_port, run_gateway, wait_until,
                       write_gateway_conf)
 
-SHARDS = 64  # LISTEN_SHARDS in gateway/lwm2m/server.c; README's "Listeners"
+SHARDS = 256  # SHARDS in gateway/lwm2m/server.c; README's "Listeners"
+FD_MARGIN = 256  # FD_MARGIN there
 N = 200
 OBSERVE_CONF = 'observe = ( { path = "/3303/0/5700"; } );\n'
 
@@ -106,3 +112,47 @@ def test_devices_on_every_socket_register_notify_and_answer(gateway, devsim, mqt
     bad = {ep: a for ep, a in finals().items() if a["status"] != "ok" or a["code"] != "2.05"}
     assert not bad, json.dumps(bad)[:2000]
     p.kill()
+
+
+def open_files_limit(pid: int):
+    """The (soft, hard) RLIMIT_NOFILE of process `pid`."""
+    with open(f"/proc/{pid}/limits") as f:
+        row = next(l for l in f if l.startswith("Max open files"))
+    soft, hard = row.split()[3:5]
+    return int(soft), int(hard)
+
+
+def test_a_soft_descriptor_limit_of_1024_is_raised(gateway):
+    # two URIs need 2 * 256 sockets and 2 * 256 descriptors for the contexts: past the soft
+    # limit many systems give a process; the gateway raises it to the hard one
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = SHARDS * 4 + FD_MARGIN
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"this machine's hard limit of open files is {hard}, below {need}")
+    port = free_udp_port()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    try:
+        gw = gateway(port=port, listen=[f"coap://0.0.0.0:{port}", f"coap://[::]:{port}"])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert udp_sockets_on(gw.proc.pid, port) == 2 * SHARDS
+    got_soft, got_hard = open_files_limit(gw.proc.pid)
+    assert got_soft == got_hard and got_soft >= need, (got_soft, got_hard)
+
+
+def test_a_hard_descriptor_limit_too_low_stops_the_start_with_a_clear_reason(
+        gw_binary, broker, prefix, tmp_path):
+    conf = tmp_path / "few.conf"
+    write_gateway_conf(conf, port=free_udp_port(), mqtt_uri=broker.uri, prefix=prefix,
+                       store=str(tmp_path / "few.db"))
+    limit = SHARDS * 2  # one URI needs SHARDS * 3 + FD_MARGIN
+
+    def few():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    p = subprocess.run([gw_binary, "-c", str(conf)], capture_output=True, text=True,
+                       timeout=30, stdin=subprocess.DEVNULL, preexec_fn=few)
+    assert not any(m in p.stderr for m in SANITIZER_MARKERS), p.stderr
+    assert p.returncode == 3, p
+    need = SHARDS * 3 + FD_MARGIN
+    assert re.search(rf'startup-failed reason="{need} file descriptors are needed .*'
+                     rf'ulimit -Hn\) is {limit}"', p.stderr), p.stderr
