@@ -170,7 +170,7 @@ def fleet(n, rate=FLEET_RATE):
     Observes may overflow the queue, which is why no loss is reported here). A moderate rate,
     so that the figure is what each datagram costs when it comes alone, as most do in a big
     fleet: libcoap walks every session of the context it hands datagrams to."""
-    warm = 10.0 + n / 4000  # the storm and the Observes: about 18 s for 100,000 on 2 cores
+    warm = 10.0 + n / 2500  # the storm and the Observes: 30 to 40 s for 100,000 on 2 cores
     with b.Workdir("notify-fleet") as w:
         broker = b.Broker(w.path)
         w.procs.append(broker)
