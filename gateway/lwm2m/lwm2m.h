@@ -81,6 +81,9 @@ struct server_config {
                              default, 4 */
     uint32_t queue_awake; /* seconds a queue-mode device is taken to listen after it was
                              last heard from; 0: the default, 93 s (MAX_TRANSMIT_WAIT) */
+    unsigned shards;      /* libcoap contexts, each with one socket on every listen URI's port;
+                             0: the default, 256 (README "Listeners"); 1 suits a process that
+                             makes many short-lived servers (the CoAP fuzz target) */
 };
 
 /* ---- what the registry knows of a device ---- */

@@ -39,18 +39,19 @@
 #define DEFAULT_MAX_RETRANSMIT 4
 #define DEFAULT_QUEUE_AWAKE 93 /* seconds: MAX_TRANSMIT_WAIT, LwM2M's default awake time */
 #define SEPARATE_RESPONSE_MARGIN_MS 5000
-#define READ_BATCH_MAX 64        /* datagrams read per listener for one pass of libcoap's timers */
-#define RECEIVE_BUFFER ((64 << 20) / SHARDS) /* bytes a listener's socket queues: 64 MiB a URI */
-#define READS_PER_PROCESS 1024   /* datagrams per server_process(), so that MQTT gets its turn */
-#define SHARDS 256   /* libcoap contexts, each with one socket on every listen URI's port */
-#define FD_MARGIN 256 /* descriptors for all but the listeners and the contexts */
-#define READY_MAX 64 /* ready descriptors taken from one epoll_wait() */
-#define SHED_QUIET_MS 2000 /* shedding that stopped this long ago is over (logged) */
-#define BLOCK_RX_MAX 1024        /* requests devices send in blocks, under way at once */
-#define BLOCK_RX_IDLE_MS 60000   /* a block-wise request with no block for this long is dropped */
+#define READ_BATCH_MAX 64         /* datagrams read per listener for one pass of libcoap's timers */
+#define RECEIVE_BUFFER (64 << 20) /* bytes a listen URI's sockets queue in all */
+#define READS_PER_PROCESS 1024    /* datagrams per server_process(), so that MQTT gets its turn */
+#define SHARDS 256                /* libcoap contexts by default (server_config.shards) */
+#define FD_MARGIN 256             /* descriptors for all but the listeners and the contexts */
+#define READY_MAX 64              /* ready descriptors taken from one epoll_wait() */
+#define SHED_QUIET_MS 2000        /* shedding that stopped this long ago is over (logged) */
+#define BLOCK_RX_MAX 1024         /* requests devices send in blocks, under way at once */
+#define BLOCK_RX_IDLE_MS 60000    /* a block-wise request with no block for this long is dropped */
 
 struct server {
     coap_context_t *coap[SHARDS]; /* see listen_on() */
+    unsigned n_coap;              /* of them in use: server_config.shards */
     int epfd;                     /* the contexts' epoll descriptors: server_fd() */
     struct registry *registry;
     struct dedup *dedup;
@@ -813,14 +814,14 @@ struct listeners {
 
 /* Takes `fd` as a listener when it is bound to one of the listen addresses. libcoap 4.3.1 does
  * not hand out its listeners' descriptors, so they are found by their bound address. Its
- * receive buffer is widened: a registration storm arrives faster than any loop turn, and the
- * default (208 KiB) drops Registers, which come back only after the devices' 2-3 s
- * retransmission timeout, and non-confirmable notifications, which never come back. It is
+ * receive buffer is widened (its share of RECEIVE_BUFFER): a registration storm arrives faster than
+ * any loop turn, and the default (208 KiB) drops Registers, which come back only after the devices'
+ * 2-3 s retransmission timeout, and non-confirmable notifications, which never come back. It is
  * kept in lw->listeners, for the kernel's drop count and the shedding filter. */
 static void adopt_listener(int fd, void *arg)
 {
     const struct listeners *ls = arg;
-    int type, size = RECEIVE_BUFFER;
+    int type, size = (int)(RECEIVE_BUFFER / ls->lw->n_coap);
     socklen_t len = sizeof(type);
     coap_address_t bound;
     coap_address_init(&bound);
@@ -865,12 +866,12 @@ static void adopt_listener(int fd, void *arg)
  * took a core and lost a third of the values (tests/bench/bench_notify.py, "fleet"). With
  * SHARDS contexts each walk is 1/SHARDS as long: at 100,000 devices notifying 2,000 times a
  * second, the main thread took 0.55 cores with 64 contexts, 0.42 with 128, 0.21 with 256. */
-static bool listen_on(coap_context_t *const *coap, const coap_address_t *addr, coap_proto_t proto)
+static bool listen_on(struct server *lw, const coap_address_t *addr, coap_proto_t proto)
 {
     bool ok = true;
     gw_share_port(true);
-    for (int i = 0; i < SHARDS && ok; i++)
-        ok = coap_new_endpoint(coap[i], addr, proto) != NULL;
+    for (unsigned i = 0; i < lw->n_coap && ok; i++)
+        ok = coap_new_endpoint(lw->coap[i], addr, proto) != NULL;
     gw_share_port(false);
     return ok;
 }
@@ -878,19 +879,19 @@ static bool listen_on(coap_context_t *const *coap, const coap_address_t *addr, c
 /* SHARDS sockets for each listen URI and two descriptors for each context (its epoll and its
  * timer) are more than the soft limit of 1024 that many systems give a process: the soft limit
  * is raised as far as the hard one allows. False, after logging why, when that is too low. */
-static bool enough_descriptors(size_t n_listen)
+static bool enough_descriptors(unsigned shards, size_t n_listen)
 {
-    rlim_t need = (rlim_t)SHARDS * (2 + n_listen) + FD_MARGIN;
+    rlim_t need = (rlim_t)shards * (2 + n_listen) + FD_MARGIN;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
         return true;
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
         return true;
-    log_error("startup-failed reason=\"%llu file descriptors are needed (%d for each listen URI "
-              "and %d for the CoAP contexts, %d for the rest), the hard limit (RLIMIT_NOFILE, "
+    log_error("startup-failed reason=\"%llu file descriptors are needed (%u for each listen URI "
+              "and %u for the CoAP contexts, %d for the rest), the hard limit (RLIMIT_NOFILE, "
               "ulimit -Hn) is %llu\"",
-              (unsigned long long)need, SHARDS, 2 * SHARDS, FD_MARGIN,
+              (unsigned long long)need, shards, 2 * shards, FD_MARGIN,
               (unsigned long long)rl.rlim_max);
     return false;
 }
@@ -958,8 +959,9 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     lw->registry = registry_new();
     lw->dedup = dedup_new(DEDUP_MAX, DEDUP_LIFETIME_MS);
     lw->block_rx = block_rx_new(BLOCK_RX_MAX, BLOCK_RX_IDLE_MS);
-    bool made = enough_descriptors(cfg->n_listen);
-    for (int i = 0; i < SHARDS && made; i++)
+    lw->n_coap = cfg->shards > 0 && cfg->shards < SHARDS ? cfg->shards : SHARDS;
+    bool made = enough_descriptors(lw->n_coap, cfg->n_listen);
+    for (unsigned i = 0; i < lw->n_coap && made; i++)
         made = (lw->coap[i] = coap_new_context(NULL)) != NULL;
     lw->epfd = epoll_create1(EPOLL_CLOEXEC);
     lw->ops = ops_new(answer_timeout_ms);
@@ -969,7 +971,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
                        : NULL;
     if (!lw->registry || !lw->dedup || !lw->block_rx || !made || lw->epfd < 0 || !lw->observer)
         goto out_free;
-    for (uint32_t i = 0; i < SHARDS; i++) {
+    for (uint32_t i = 0; i < lw->n_coap; i++) {
         coap_context_t *coap = lw->coap[i];
         coap_set_app_data(coap, lw);
         coap_register_response_handler(coap, on_response);
@@ -994,7 +996,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
         log_error("startup-failed reason=\"this libcoap has no DTLS support\"");
         goto out_free;
     }
-    lw->dtls = dtls_new(lw->coap, coaps ? SHARDS : 0, &cfg->security);
+    lw->dtls = dtls_new(lw->coap, coaps ? lw->n_coap : 0, &cfg->security);
     if (!lw->dtls)
         goto out_free;
 
@@ -1015,7 +1017,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     }
     for (size_t i = 0; i < cfg->n_listen && ok; i++) {
         const struct listen_uri *l = &cfg->listen[i];
-        ok = listen_on(lw->coap, &bound[i],
+        ok = listen_on(lw, &bound[i],
                        l->scheme == GW_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP);
         if (ok)
             log_info("listening uri=%s", l->uri);
@@ -1030,7 +1032,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     gw_each_socket(adopt_listener, &ls);
     free(bound);
 
-    for (int i = 0; i < SHARDS; i++) {
+    for (unsigned i = 0; i < lw->n_coap; i++) {
         coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
         if (!r)
             goto out_free;
@@ -1133,7 +1135,7 @@ static void read_datagrams(struct server *lw)
     if (lw->read_batch == 0)
         lw->read_batch = 1;
     while (total < READS_PER_PROCESS) {
-        int n = epoll_wait(lw->epfd, ready, SHARDS, 0);
+        int n = epoll_wait(lw->epfd, ready, (int)lw->n_coap, 0);
         if (n <= 0)
             break;
         bool more = false;

@@ -268,14 +268,15 @@ def test_a_broker_killed_mid_stream_loses_nothing_silently(gateway, devsim, tmp_
               f"stats.dropped={stats['dropped']}; writes={len(ids)} answered={len(finals)} "
               f"answer copies={answer_copies} done while away={len(done_during)} "
               f"PUTs at the device={len(puts)}")
-        assert dropped_here, "the outage was too short to overflow the buffer"
+        # While the queue overflowed, the gateway had the kernel drop notifications before
+        # reading them: counted apart (datagrams; each carries one value here). Once that
+        # starts, this topic's overflow may all be shed and none dropped from the queue.
+        shed = stats["coap_dropped"]
+        assert dropped_here + shed, "the outage was too short to overflow the buffer"
         assert during, "nothing published while the broker was away was delivered"
         assert len(during) <= max_buffered
         # Publications the broker had not acknowledged when it died are lost with a session
         # it did not keep, counted but not by topic.
-        # While the queue overflowed, the gateway had the kernel drop notifications before
-        # reading them: counted apart (datagrams; each carries one value here).
-        shed = stats["coap_dropped"]
         assert len(delivered) + dropped_here + shed + late <= sent <= \
             len(delivered) + dropped_here + shed + late + unacked, \
             (sent, len(delivered), dropped_here, shed, late, unacked)

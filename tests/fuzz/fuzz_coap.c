@@ -261,7 +261,8 @@ static struct server *start_server(void)
                                     .lifetime_max = 86400,
                                     .security = {.allow_nosec = true},
                                     .model = model,
-                                    .reserved_endpoints = reserved};
+                                    .reserved_endpoints = reserved,
+                                    .shards = 1}; /* a fresh server per input */
         struct server *lw = server_new(&cfg, &callbacks, NULL);
         if (lw)
             return lw;

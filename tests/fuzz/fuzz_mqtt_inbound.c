@@ -323,7 +323,8 @@ static struct server *start_server(void)
                                     .lifetime_min = 1,
                                     .lifetime_max = 86400,
                                     .security = {.allow_nosec = true},
-                                    .model = model};
+                                    .model = model,
+                                    .shards = 1}; /* one context: see server_config */
         struct server *lw = server_new(&cfg, &callbacks, NULL);
         if (lw)
             return lw;
