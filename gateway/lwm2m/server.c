@@ -862,8 +862,8 @@ static void adopt_listener(int fd, void *arg)
  * coap_io_prepare_io: idle sessions, timeouts, its timer). With one endpoint a registration
  * storm of N devices cost O(N^2): 590 registrations/s at 100,000 devices. With one context and
  * SHARDS endpoints, a fleet notifying at a moderate rate paid a walk of every registered
- * device's session for almost every datagram: 50,000 devices notifying 2,000 times a second
- * took a core and lost a third of the values (tests/bench/bench_notify.py, "fleet"). With
+ * device's session for almost every datagram: 100,000 devices notifying 2,000 times a second
+ * kept the main thread at 0.72 to 0.92 cores (tests/bench/bench_notify.py, "fleet"). With
  * SHARDS contexts each walk is 1/SHARDS as long: at 100,000 devices notifying 2,000 times a
  * second, the main thread took 0.55 cores with 64 contexts, 0.42 with 128, 0.21 with 256. */
 static bool listen_on(struct server *lw, const coap_address_t *addr, coap_proto_t proto)
@@ -886,7 +886,13 @@ static bool enough_descriptors(unsigned shards, size_t n_listen)
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
         return true;
     rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_error("startup-failed reason=\"%llu file descriptors are needed; raising the soft "
+                  "limit (RLIMIT_NOFILE) to %llu failed: %s\"",
+                  (unsigned long long)need, (unsigned long long)rl.rlim_max, strerror(errno));
+        return false;
+    }
+    if (rl.rlim_cur >= need)
         return true;
     log_error("startup-failed reason=\"%llu file descriptors are needed (%u for each listen URI "
               "and %u for the CoAP contexts, %d for the rest), the hard limit (RLIMIT_NOFILE, "
@@ -962,8 +968,12 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
     lw->n_coap = cfg->shards > 0 && cfg->shards < SHARDS ? cfg->shards : SHARDS;
     bool made = enough_descriptors(lw->n_coap, cfg->n_listen);
     for (unsigned i = 0; i < lw->n_coap && made; i++)
-        made = (lw->coap[i] = coap_new_context(NULL)) != NULL;
+        if (!(made = (lw->coap[i] = coap_new_context(NULL)) != NULL))
+            log_error("startup-failed reason=\"libcoap context %u of %u: %s\"", i + 1, lw->n_coap,
+                      strerror(errno));
     lw->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (lw->epfd < 0)
+        log_error("startup-failed reason=\"epoll_create1: %s\"", strerror(errno));
     lw->ops = ops_new(answer_timeout_ms);
     lw->manage = manage_new(lw->ops, cfg->model, &lw->cb, cb_ctx);
     lw->observer = lw->ops && lw->manage
@@ -1139,7 +1149,7 @@ static void read_datagrams(struct server *lw)
         if (n <= 0)
             break;
         bool more = false;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && total < READS_PER_PROCESS; i++)
             total += read_context(lw, lw->coap[ready[i].data.u32], &more);
         /* Still readable: there was more than the batch; else it was too large. */
         if (more && lw->read_batch < READ_BATCH_MAX)
@@ -1154,7 +1164,7 @@ static void read_datagrams(struct server *lw)
 void server_process(struct server *lw)
 {
     read_datagrams(lw);
-    /* The Register and Update answers went out in coap_io_process: now the observations may
+    /* The Register and Update answers went out in coap_io_do_epoll: now the observations may
      * start, and the requests waiting for these devices may go. */
     while (lw->pending) {
         struct reg_entry *e = lw->pending;

@@ -178,13 +178,14 @@ def fleet(n, rate=FLEET_RATE):
         w.procs.append(gw)
         sub = b.Subscriber(broker, [TOPIC], qos=1, idle=60.0, warmup=warm,
                            max_seconds=warm + FLEET_WINDOW + 60)
-        fleet = b.Fleet(gw.server, n, ["register", f"wait:{warm + FLEET_WINDOW + 2}", "silent"],
-                        "--stamp", rate=rate / n, concurrency=512, processes=PROCS)
+        devices = b.Fleet(gw.server, n, ["register", f"wait:{warm + FLEET_WINDOW + 2}",
+                                          "silent"],
+                          "--stamp", rate=rate / n, concurrency=512, processes=PROCS)
         time.sleep(warm)
         c0, t0, w0 = b.cpu_seconds(gw.pid), b.thread_cpu_seconds(gw.pid), time.time()
         time.sleep(FLEET_WINDOW)
         c1, t1, w1 = b.cpu_seconds(gw.pid), b.thread_cpu_seconds(gw.pid), time.time()
-        fleet.summary()
+        devices.summary()
         r = sub.result()
         wall = w1 - w0
         return {"n": n, "cores": (c1 - c0) / wall,
