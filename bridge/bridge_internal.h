@@ -154,6 +154,8 @@ struct bridge {
     struct inbox_event *head, *tail;
     unsigned completed; /* publications other than tokened answers that Paho completed */
     unsigned failed;    /* of them, those it failed */
+    bool completions_wanted; /* something waits in the queue: a completion wakes the loop */
+    bool completions_woke;   /* one did since the loop last took them */
 
     /* Written by Paho's threads for every QoS 0 publication, apart from the loop's fields. */
     char pad0[64];
@@ -223,10 +225,11 @@ int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic
 int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
                           const uint8_t *correlation, size_t correlation_len, int *token);
 
-/* Paho completed `completed` publications other than tokened answers (b->completed), `failed` of
- * them failed: frees their places in the window; the failed are counted as dropped and logged,
- * and so are the QoS 0 publications Paho failed to write. */
-void publish_completed(struct bridge *b, unsigned completed, unsigned failed);
+/* Takes the publications other than tokened answers that Paho completed (b->completed, and
+ * b->failed of them failed) and frees their places in the window; the failed are counted as
+ * dropped and logged, and so are the QoS 0 publications Paho failed to write. `wanted`: from
+ * now on each completion wakes the loop (something waits in the queue). */
+void publish_take_completions(struct bridge *b, bool wanted);
 
 /* The broker acknowledged (ok) or failed the tokened answer `token`: frees its place in the
  * window and tells downlink_delivered(). */

@@ -442,11 +442,9 @@ void bridge_process(struct bridge *b)
     (void)r;
     pthread_mutex_lock(&b->lock);
     struct inbox_event *ev = b->head;
-    unsigned completed = b->completed, failed = b->failed;
     b->head = b->tail = NULL;
-    b->completed = b->failed = 0;
     pthread_mutex_unlock(&b->lock);
-    publish_completed(b, completed, failed);
+    publish_take_completions(b, b->completions_wanted);
 
     while (ev) {
         struct inbox_event *next = ev->next;

@@ -36,14 +36,19 @@ struct answer_ctx {
 };
 
 /* A publication other than a tokened answer is complete: counted in the inbox, with no
- * allocation per publication; the first count since the loop last looked wakes it. */
+ * allocation per publication. The count wakes the loop only while something waits in the
+ * queue for the window to open, or to report a failure: the first since the loop last took
+ * them. Otherwise the loop takes them when it next looks, or when the window looks full
+ * (publish()): a wake-up per publication saved while the flow is below the broker's pace. */
 static void count_completion(struct bridge *b, bool ok)
 {
     pthread_mutex_lock(&b->lock);
-    bool wake = b->completed == 0;
     b->completed++;
     if (!ok)
         b->failed++;
+    bool wake = (b->completions_wanted || !ok) && !b->completions_woke;
+    if (wake)
+        b->completions_woke = true;
     pthread_mutex_unlock(&b->lock);
     if (wake)
         bridge_wake(b);
@@ -317,6 +322,10 @@ static bool may_send(struct bridge *b, const struct outgoing *o)
  * Paho's next once-a-second wake-up, and hold up all behind it. */
 static int publish(struct bridge *b, const struct outgoing *o)
 {
+    /* About to start the queue: the completions not taken yet may have opened the window, and
+     * from now on each wakes the loop (taken with the same lock: none is missed). */
+    if (!b->out_head && !may_send(b, o))
+        publish_take_completions(b, true);
     if (!b->out_head && may_send(b, o)) {
         int rc = hand_off(b, o);
         if (rc != -GW_AGAIN)
@@ -356,6 +365,11 @@ void publish_flush(struct bridge *b)
     }
     if (b->out_waiting == 0)
         end_burst(b);
+    if (!b->out_head && b->completions_wanted) {
+        pthread_mutex_lock(&b->lock);
+        b->completions_wanted = false;
+        pthread_mutex_unlock(&b->lock);
+    }
 }
 
 int bridge_publish_answer(struct bridge *b, const char *topic, const char *payload,
@@ -392,8 +406,14 @@ int bridge_publish(struct bridge *b, enum bridge_counter kind, const char *topic
 
 /* ---- what the loop asks of the flow ---- */
 
-void publish_completed(struct bridge *b, unsigned completed, unsigned failed)
+void publish_take_completions(struct bridge *b, bool wanted)
 {
+    pthread_mutex_lock(&b->lock);
+    unsigned completed = b->completed, failed = b->failed;
+    b->completed = b->failed = 0;
+    b->completions_woke = false;
+    b->completions_wanted = wanted;
+    pthread_mutex_unlock(&b->lock);
     unwritten(b); /* counts the QoS 0 publications Paho failed */
     b->in_flight -= (int)completed;
     if (failed) {
