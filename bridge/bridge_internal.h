@@ -124,10 +124,9 @@ struct bridge {
     /* Flow control (publish.c). Paho MQTT C 1.3.12 sends what it holds beyond the broker's
      * Receive Maximum only at its next once-a-second wake-up, and looks for a free message id
      * by walking everything it holds: the gateway hands Paho at most `window` publications
-     * that wait for the broker's acknowledgement (`window_wide` while only values and stats
-     * wait), and keeps the others, in order, in its own queue. */
-    int window;      /* the CONNACK's Receive Maximum, at most GW_MQTT_WINDOW */
-    int window_wide; /* the same, at most GW_MQTT_WINDOW_WIDE */
+     * that wait for the broker's acknowledgement, and keeps the others, in order, in its own
+     * queue. */
+    int window;    /* the CONNACK's Receive Maximum, at most GW_MQTT_WINDOW */
     int in_flight; /* handed to Paho at QoS >= 1 and not completed */
     uint64_t queue_dropped; /* values and stats dropped for a full queue */
     struct outgoing *out_head, *out_tail; /* the queue, oldest first */

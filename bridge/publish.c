@@ -299,19 +299,11 @@ static int enqueue(struct bridge *b, const struct outgoing *o)
     return GW_OK;
 }
 
-/* The window of QoS 1 and 2 publications: the wide one while nothing but values and stats
- * waits in the queue (a flood of values), the narrow one while lifecycle messages or answers
- * wait (a registration storm: see GW_MQTT_WINDOW). */
-static int window(const struct bridge *b)
-{
-    return b->out_kept ? b->window : b->window_wide;
-}
-
 /* Whether `o` may go to Paho now: the broker is there and, at QoS 1 and 2, its window has
  * room; at QoS 0, Paho has fewer than GW_MQTT_UNWRITTEN to write. */
 static bool may_send(struct bridge *b, const struct outgoing *o)
 {
-    return b->connected && (o->qos > 0 ? b->in_flight < window(b) : unwritten_room(b));
+    return b->connected && (o->qos > 0 ? b->in_flight < b->window : unwritten_room(b));
 }
 
 /* Sends `o` at once when it may go and nothing waits before it (the order of the queue is the
@@ -337,7 +329,7 @@ static int publish(struct bridge *b, const struct outgoing *o)
         if (b->burst_total++ == 0)
             log_warn("mqtt-queue-full topic=%s max_buffered=%zu in_flight=%d window=%d "
                      "broker=%s reason=\"publications are dropped until the queue drains\"",
-                     o->topic, b->out_max, b->in_flight, window(b),
+                     o->topic, b->out_max, b->in_flight, b->window,
                      b->connected ? "connected" : "away");
         b->burst[o->kind]++;
         return -GW_ERR_FULL;
@@ -436,7 +428,7 @@ int64_t publish_next_deadline(const struct bridge *b)
      * windows), and says nothing as it drains, so the queue is tried again shortly. */
     const struct outgoing *o = b->out_head;
     if (o && b->connected &&
-        (o->qos > 0 ? b->in_flight < window(b) : b->handed0 - b->written0_was < GW_MQTT_UNWRITTEN))
+        (o->qos > 0 ? b->in_flight < b->window : b->handed0 - b->written0_was < GW_MQTT_UNWRITTEN))
         return gw_now_mono_ms() + 10;
     return -1;
 }
