@@ -314,14 +314,16 @@ static bool may_send(struct bridge *b, const struct outgoing *o)
  * Paho's next once-a-second wake-up, and hold up all behind it. */
 static int publish(struct bridge *b, const struct outgoing *o)
 {
-    /* About to start the queue: the completions not taken yet may have opened the window, and
-     * from now on each wakes the loop (taken with the same lock: none is missed). */
-    if (!b->out_head && !may_send(b, o))
-        publish_take_completions(b, true);
-    if (!b->out_head && may_send(b, o)) {
-        int rc = hand_off(b, o);
-        if (rc != -GW_AGAIN)
-            return rc;
+    if (!b->out_head) {
+        /* About to start the queue: the completions not taken yet may have opened the window,
+         * and from now on each wakes the loop (taken with the same lock: none is missed). */
+        if (!may_send(b, o))
+            publish_take_completions(b, true);
+        if (may_send(b, o)) {
+            int rc = hand_off(b, o);
+            if (rc != -GW_AGAIN)
+                return rc;
+        }
     }
     if (droppable(o) && b->out_waiting >= b->out_max) {
         b->ctr[BR_DROPPED]++;
