@@ -79,7 +79,8 @@ def main():
         print(f"{'ratio DTLS / UDP':34s}{r_dtls / r_udp:12.2f}x")
         print(f"{'RSS per device, plain UDP (KiB)':34s}{kib_udp:12.2f}")
         print(f"{'RSS per device, DTLS (KiB)':34s}{kib_dtls:12.2f}")
-        print(f"{'ratio DTLS / UDP':34s}{kib_dtls / kib_udp if kib_udp > 0 else float('nan'):12.2f}x")
+        ratio = kib_dtls / kib_udp if kib_udp > 0 else float("nan")
+        print(f"{'ratio DTLS / UDP':34s}{ratio:12.2f}x")
         print(f"{'devices held (registered)':34s}{ok_udp + ok_dtls:12d}")
         summary_row("dtls", f"registrations/s over DTLS PSK, N={N}", f"{r_dtls:,.0f}",
                     f"plain UDP {r_udp:,.0f}", f"{r_dtls / r_udp:.2f}")

@@ -122,7 +122,8 @@ class Broker:
         with open(conf, "w") as f:
             f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
                     "max_queued_messages 2000000\nmax_inflight_messages 0\n"
-                    "persistence false\nset_tcp_nodelay true\n" + ("user root\n" if os.geteuid() == 0 else ""))
+                    "persistence false\nset_tcp_nodelay true\n"
+                    + ("user root\n" if os.geteuid() == 0 else ""))
         self.proc = subprocess.Popen([shutil.which("mosquitto"), "-c", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
