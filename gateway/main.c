@@ -19,6 +19,7 @@
 #include "gw.h"
 #include "http.h"
 #include "lwm2m.h"
+#include "shed.h"
 
 #define DEFAULT_CONFIG "/etc/lwm2m-mqtt-gateway/gateway.conf"
 #define STOP_TIMEOUT_MS 3000
@@ -132,19 +133,11 @@ static void reload(struct daemon *d)
              d->cfg.rules.n_observe, d->cfg.rules.n_mappings, d->cfg.rules.n_commands);
 }
 
-/* Overload: when the MQTT side takes values more slowly than devices notify, the bridge's
- * queue fills and drops the excess, but only after the loop has read, decoded and rendered
- * each one: CPU the broker and the MQTT client then lack. Every SHED_EVERY_MS while the queue
- * drops values, the share of notifications let through is set to SHED_MARGIN of what the MQTT
- * side took in the last look, over what arrived (read, or dropped by the kernel), and the
- * kernel drops the rest before they are read (server_shed_notifications: requests,
- * acknowledgements and DTLS are still read). While the queue is at most half full and drops
- * nothing, the share doubles back up; once it is empty, everything is let through. A look in
- * which nothing moved (the broker away, the devices quiet) puts the next one SHED_IDLE_MS
- * away. */
-#define SHED_EVERY_MS 100
-#define SHED_IDLE_MS 1000
-#define SHED_MARGIN 0.9
+/* Overload: every SHED_EVERY_MS while the bridge's queue drops values, or while notifications
+ * are shed, the share of them let through is set again (shed.c) and the kernel drops the rest
+ * before they are read (server_shed_notifications: requests, acknowledgements and DTLS are
+ * still read). A look in which nothing moved (the broker away, the devices quiet) puts the next
+ * one SHED_IDLE_MS away. */
 static void shed_notifications(struct daemon *d)
 {
     int64_t now = gw_now_mono_ms();
@@ -162,15 +155,15 @@ static void shed_notifications(struct daemon *d)
         d->shed.kernel = counters[SRV_DATAGRAMS_DROPPED];
     }
     d->shed.watching = watching;
-    size_t grew = f.waiting > d->shed.last.waiting ? f.waiting - d->shed.last.waiting : 0;
     bool moved = handed || dropped || shed || f.waiting != d->shed.last.waiting;
+    struct shed_look look = {.handed = handed,
+                             .dropped = dropped,
+                             .shed = shed,
+                             .waiting_was = d->shed.last.waiting,
+                             .waiting = f.waiting,
+                             .max = f.max};
     d->shed.last = f;
-    if (dropped)
-        d->shed.pass = SHED_MARGIN * (double)handed / (double)(handed + dropped + grew + shed);
-    else if (f.waiting == 0)
-        d->shed.pass = 1;
-    else if (f.waiting <= f.max / 2)
-        d->shed.pass = d->shed.pass * 2 + 0.05 < 1 ? d->shed.pass * 2 + 0.05 : 1;
+    d->shed.pass = shed_share(d->shed.pass, &look);
     d->shed.at = now + (moved ? SHED_EVERY_MS : SHED_IDLE_MS);
     d->shed.open = server_shed_notifications(
         d->lwm2m, d->shed.pass >= 1 ? 0 : (uint32_t)((1 - d->shed.pass) * UINT32_MAX));
