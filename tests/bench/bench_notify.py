@@ -29,7 +29,11 @@ the mean of the two), and a plain loopback UDP send/receive rate.
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate.
-4. Fleet: 1,000, 10,000 and 100,000 devices (GW_BENCH_QUICK: the first two) notifying 2,000
+4. A stall: at half that rate the broker stops (SIGSTOP) for 1 s; the values lost, against
+   the least that must be (what arrived during the stall beyond the queue's 10,000). The
+   gateway sheds what it cannot queue, and lets values through again as soon as the broker
+   takes them.
+5. Fleet: 1,000, 10,000 and 100,000 devices (GW_BENCH_QUICK: the first two) notifying 2,000
    times a second in all, at QoS 1: the gateway's CPU per notification and the latency over
    10 s once all are observed, against the 1,000 devices of the same run, and the 1,000 devices'
    against the plain publisher's CPU per message at the same rate. At such a rate most
@@ -48,6 +52,7 @@ beside the plain publisher's CPU per message: both are one Paho client.
 Counts: every device's first value (the answer to the Observe) is published too, so a run
 expects notifications + D messages. No assertion on any figure."""
 import os
+import signal
 import sys
 import time
 
@@ -64,11 +69,14 @@ PROCS = int(os.environ.get("GW_BENCH_NOTIFY_PROCS", "3"))
 # more, and a backlog grew in the buffers (the sockets' and the gateway's queue) all along.
 DRAIN_MAX = 0.25
 SATURATE = 100000  # offered notifications/s: far above what the devsim processes can send
+STALL, STALL_AT = 1.0, 2.5  # the broker stopped for STALL s, STALL_AT s into a flood
+QUEUE = 10000  # the gateway's queue, mqtt.max_buffered's default
 
 
-def flood(qos, offered, perf=False, nice=0):
+def flood(qos, offered, perf=False, nice=0, stall=0.0):
     """D devices changing offered/D times a second for T s, from PROCS devsim processes at
-    niceness `nice`. Returns the figures."""
+    niceness `nice`; with `stall`, the broker stops (SIGSTOP) for that long STALL_AT s into
+    the flood. Returns the figures."""
     with b.Workdir("notify") as w:
         broker = b.Broker(w.path)
         w.procs.append(broker)
@@ -82,6 +90,11 @@ def flood(qos, offered, perf=False, nice=0):
             b.udp_rcvbuf_errors(), time.time()
         fleet = b.Fleet(gw.server, D, ["register", f"wait:{T + 1.0}", "silent"], "--stamp",
                         rate=offered / D, concurrency=256, processes=PROCS, nice=nice)
+        if stall:
+            time.sleep(STALL_AT)
+            broker.proc.send_signal(signal.SIGSTOP)
+            time.sleep(stall)
+            broker.proc.send_signal(signal.SIGCONT)
         s = fleet.summary()
         cpu = b.cpu_seconds(gw.pid) - c0
         t1 = b.thread_cpu_seconds(gw.pid)
@@ -385,6 +398,18 @@ def main():
                           f"plain pub {us(bl['p50'])} / {us(bl['p99'])} / {us(bl['max'])}",
                           b.ratio(r["p99"], bl["p99"], 1) + " (p99)",
                           "p99 < 2 ms" if frac == 0.1 else "-")
+        # The broker stops for STALL s at half the rate carried: what arrives meanwhile beyond
+        # the queue is lost at least (at QoS 0, the sockets' buffers may hold more).
+        rate = round(max_rate / 2, -2)
+        r = flood(qos, rate, stall=STALL)
+        least = max(0, round(rate * STALL) - QUEUE)
+        print(f"  QoS {qos}: the broker stopped for {STALL:.0f} s at {rate:,.0f}/s: lost "
+              f"{r['lost']} of {r['expected']} (at least {least}: what arrived during the "
+              f"stall beyond the queue's {QUEUE:,}); the last arrived {r['drain'] or 0:.2f} s "
+              f"after devsim stopped")
+        b.summary_row("notify", f"QoS {qos}: values lost to a {STALL:.0f} s broker stall at "
+                      f"{rate:,.0f}/s", f"{r['lost']:,}",
+                      f"{least:,} beyond the queue", b.ratio(r["lost"], least), "-")
     small = None
     # the baseline of what a message costs at this moderate rate: the plain publisher's CPU
     plain = plain_publisher(1, rate=FLEET_RATE)
