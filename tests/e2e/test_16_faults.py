@@ -814,9 +814,8 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
     to fill the broker's window (unacknowledged publications: the gateway's log says how many
     at connection) and the gateway's queue (max_buffered 20). While it is stopped, the gateway
     has handed the MQTT client no more than the window, says so once (mqtt-queue-full), its
-    drop counter moves and it has exactly 20 waiting; once
-    the broker is back, one line says how many were dropped, of which kind, and every value
-    is either delivered or among them."""
+    drop counter moves and it has exactly 20 waiting; once the broker is back, one line says
+    how many were dropped, of which kind, and every value is either delivered or among them."""
     b = start_mosquitto(tmp_path)
     col = Collector(b, f"{prefix}/#", prefix)
     http_port = free_tcp_port()
@@ -883,8 +882,8 @@ def test_a_broker_that_stops_acknowledging_makes_the_gateway_drop_and_say_so(
         print(f"\n[stops acknowledging mqtt {version}] window={window} "
               f"max_buffered={max_buffered}; stalled {resumed_at - stopped_at:.1f} s; while "
               f"stalled: handed={handed} dropped_total={stalled['lwm2m_gw_mqtt_dropped_total']} "
-              f"queued="
-              f"{stalled['lwm2m_gw_mqtt_queued']}; burst line: count={n_burst} data={n_data}; "
+              f"queued={stalled['lwm2m_gw_mqtt_queued']}; burst line: count={n_burst} "
+              f"data={n_data}; "
               f"values sent={sent} delivered={len(delivered)} "
               f"shed={m['lwm2m_gw_coap_dropped_total']} after the De-register={late}")
         assert total == n_burst == m["lwm2m_gw_mqtt_dropped_total"] and unacked == 0, \
