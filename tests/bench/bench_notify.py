@@ -28,7 +28,9 @@ the mean of the two), and a plain loopback UDP send/receive rate.
    "80 %" below was the path's limit with a standing backlog.
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
-   (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate.
+   (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate. At
+   10 % the two alternate in LATENCY_ROUNDS (3) rounds, each printed; the figures are the
+   median round's p50 and p99 and the largest max.
 4. A stall: at half that rate the broker stops (SIGSTOP) for 1 s; the values lost, against
    the least that must be (what arrived during the stall beyond the queue's 10,000). The
    gateway sheds what it cannot queue, and lets values through again as soon as the broker
@@ -53,6 +55,7 @@ Counts: every device's first value (the answer to the Observe) is published too,
 expects notifications + D messages. No assertion on any figure."""
 import os
 import signal
+import statistics
 import sys
 import time
 
@@ -181,6 +184,18 @@ def plain_publisher(qos, rate=0.0, count=None):
                 "machine_cpu": (m1[0] - m0[0]) / TICKS,
                 "cpu_per_msg": p.get("cpu_s", 0.0) / max(1, p["sent"]),
                 "p50": r.get("p50_us"), "p99": r.get("p99_us"), "max": r.get("max_us")}
+
+
+LATENCY_ROUNDS = 3  # latency at 10 %: the gateway and the plain publisher alternate this often
+
+
+def figures(rounds):
+    """The latency of several rounds as one: the median round's p50 and p99, the largest max."""
+    def median(key):
+        v = [r[key] for r in rounds if r[key] is not None]
+        return statistics.median(v) if v else None
+    maxes = [r["max"] for r in rounds if r["max"] is not None]
+    return {"p50": median("p50"), "p99": median("p99"), "max": max(maxes) if maxes else None}
 
 
 def together(a, c):
@@ -387,14 +402,22 @@ def main():
                       b.ratio(best["sent_rate"] if best else None, base["rate"]), ">= 0.8")
         for frac in (0.1, 0.8):
             rate = round(max_rate * frac, -1)
-            r = flood(qos, rate)
-            bl = plain_publisher(qos, rate=rate)
-            print(f"  QoS {qos}: latency at {frac:.0%} ({rate:,.0f}/s): p50 {us(r['p50'])} "
-                  f"p99 {us(r['p99'])} max {us(r['max'])}; plain publisher p50 {us(bl['p50'])} "
-                  f"p99 {us(bl['p99'])} max {us(bl['max'])}; received {r['received']} of "
-                  f"{r['expected']}")
-            b.summary_row("latency", f"QoS {qos}: p50 / p99 / max at {frac:.0%} ({rate:,.0f}/s)",
-                          f"{us(r['p50'])} / {us(r['p99'])} / {us(r['max'])}",
+            # At 10 % one hiccup of the (shared) machine made a p99 ten times the other runs':
+            # the gateway and the plain publisher alternate LATENCY_ROUNDS times (docstring, 3)
+            rounds = []
+            n = LATENCY_ROUNDS if frac < 0.5 else 1
+            for k in range(n):
+                r, bl = flood(qos, rate), plain_publisher(qos, rate=rate)
+                rounds.append((r, bl))
+                which = f", round {k + 1}" if n > 1 else ""
+                print(f"  QoS {qos}: latency at {frac:.0%} ({rate:,.0f}/s){which}: p50 "
+                      f"{us(r['p50'])} p99 {us(r['p99'])} max {us(r['max'])}; plain publisher "
+                      f"p50 {us(bl['p50'])} p99 {us(bl['p99'])} max {us(bl['max'])}; received "
+                      f"{r['received']} of {r['expected']}")
+            r, bl = figures([g for g, _ in rounds]), figures([p for _, p in rounds])
+            how = f", median of {n} rounds" if n > 1 else ""
+            b.summary_row("latency", f"QoS {qos}: p50 / p99 / max at {frac:.0%} ({rate:,.0f}/s"
+                          f"{how})", f"{us(r['p50'])} / {us(r['p99'])} / {us(r['max'])}",
                           f"plain pub {us(bl['p50'])} / {us(bl['p99'])} / {us(bl['max'])}",
                           b.ratio(r["p99"], bl["p99"], 1) + " (p99)",
                           "p99 < 2 ms" if frac == 0.1 else "-")
