@@ -69,7 +69,10 @@ def main():
         time.sleep(0.5)
         after_dtls = rss_kib(gw.pid)
         if ok_udp != N or ok_dtls != N:
-            print(f"bench_dtls: registered udp={ok_udp} dtls={ok_dtls} of {N}\n{p.stdout[-500:]}")
+            # devsim says why on stderr (too few descriptors for N devices, say)
+            print(f"bench_dtls: registered udp={ok_udp} dtls={ok_dtls} of {N}\n"
+                  f"{p.stdout[-500:]}{p.stderr[-500:]}")
+            return 1  # the figures below divide by N
         r_udp, r_dtls = N / t_udp, N / t_dtls
         kib_udp = (after_udp - base) / N
         kib_dtls = (after_dtls - after_udp) / N
