@@ -30,7 +30,8 @@ the mean of the two), and a plain loopback UDP send/receive rate.
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate. At
    10 % the two alternate in LATENCY_ROUNDS (3) rounds, each printed; the figures are the
-   median round's p50 and p99 and the largest max.
+   median round's p50 and p99 and the largest max. Beside the 80 %, the plain publisher at
+   80 % of its own rate.
 4. A stall: at half that rate the broker stops (SIGSTOP) for 1 s; the values lost, against
    the least that must be (what arrived during the stall beyond the queue's 10,000). The
    gateway sheds what it cannot queue, and lets values through again as soon as the broker
@@ -421,6 +422,16 @@ def main():
                           f"plain pub {us(bl['p50'])} / {us(bl['p99'])} / {us(bl['max'])}",
                           b.ratio(r["p99"], bl["p99"], 1) + " (p99)",
                           "p99 < 2 ms" if frac == 0.1 else "-")
+        # At 80 % of the gateway's rate the plain publisher, at the same rate, is further from
+        # its own limit: beside it, the plain publisher at 80 % of its own rate
+        rate = round(base["rate"] * 0.8, -1)
+        own = plain_publisher(qos, rate=rate)
+        print(f"  QoS {qos}: plain publisher at 80% of its own rate ({rate:,.0f}/s): p50 "
+              f"{us(own['p50'])} p99 {us(own['p99'])} max {us(own['max'])}; received "
+              f"{own['received']} of {own['sent']}")
+        b.summary_row("latency", f"QoS {qos}: the plain publisher's p50 / p99 / max at 80% of "
+                      f"its own rate ({rate:,.0f}/s)",
+                      f"{us(own['p50'])} / {us(own['p99'])} / {us(own['max'])}", "-", "-", "-")
         # The broker stops for STALL s at half the rate carried: what arrives meanwhile beyond
         # the queue is lost at least (at QoS 0, the sockets' buffers may hold more).
         rate = round(max_rate / 2, -2)
