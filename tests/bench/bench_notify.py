@@ -25,7 +25,10 @@ the mean of the two), and a plain loopback UDP send/receive rate.
    otherwise hide every rate) and keeps pace: its last message arrives at most DRAIN_MAX
    (0.25 s) after devsim stopped. Without that, a rate above what the path carries passed for
    five seconds on what the buffers held (64 MiB of socket buffers, mqtt.max_buffered), and
-   "80 %" below was the path's limit with a standing backlog.
+   "80 %" below was the path's limit with a standing backlog. That rate must then be carried
+   a second time (else 5 % less, twice, at most two steps down): near the limit a backlog
+   formed in the first second of some floods only, and a rate carried once lost values the
+   next time.
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate. At
@@ -199,6 +202,18 @@ def figures(rounds):
     return {"p50": median("p50"), "p99": median("p99"), "max": max(maxes) if maxes else None}
 
 
+def carried_twice(attempt, offered, first=None):
+    """Two floods at `offered` (`first`: one already run and carried) that both carry it: the
+    one that sent less, or None when one lost."""
+    runs = [first] if first else []
+    while len(runs) < 2:
+        r, ok = attempt(offered)
+        if not ok:
+            return None
+        runs.append(r)
+    return min(runs, key=lambda r: r["sent_rate"])
+
+
 def together(a, c):
     """Two runs of the plain publisher as one: the mean rate and CPU per message, the sums."""
     r = {k: a[k] + c[k] for k in ("sent", "received", "machine_cpu")}
@@ -366,6 +381,18 @@ def main():
                     best, low = r, offered
                 else:
                     high = offered
+        # Near the limit a rate could pass once and lose values the next time: a backlog formed
+        # in the first second (the registrations' messages on top of the flood) and drained for
+        # seconds with little headroom. The highest rate carried must be carried twice; when
+        # the repeat fails, 5 % less is tried (twice), at most two steps down.
+        once = best
+        best = carried_twice(attempt, once["offered"], once) if once else None
+        offered = once["offered"] if once else 0
+        for _ in range(2):
+            if best or not once:
+                break
+            offered = round(offered * 0.95, -2)
+            best = carried_twice(attempt, offered)
         # The plain publisher's rate moved by up to a fifth from one run to the next: measured
         # again after the gateway's floods, the baseline is the two together.
         again = plain_publisher(qos, count=count)
@@ -373,7 +400,7 @@ def main():
               f"(before them {base['rate']:,.0f}/s)")
         base = together(base, again)
         bases[qos] = base["rate"]
-        max_rate = best["sent_rate"] if best else sat["rate"]
+        max_rate = best["sent_rate"] if best else once["sent_rate"] if once else sat["rate"]
         b.summary_row("notify", f"QoS {qos}: delivered/s at saturation (sent {sat['sent']}, "
                       f"received {sat['received']} of {sat['expected']})", b.fmt(sat["rate"]),
                       f"plain Paho pub {b.fmt(base['rate'])}", b.ratio(sat["rate"], base["rate"]),
@@ -397,8 +424,10 @@ def main():
                       b.ratio(yielding["rate"], base["rate"]), "-")
         b.summary_row("notify", f"QoS {qos}: cores at saturation ({PROCS} devsim); limit",
                       cores(sat) + f"; limit: {limit(sat)}", "-", "-", "-")
-        b.summary_row("notify", f"QoS {qos}: max sustainable notifications/s (loss <= 1 %)",
-                      b.fmt(best["sent_rate"]) if best else "none with loss <= 1 %",
+        b.summary_row("notify", f"QoS {qos}: max sustainable notifications/s (loss <= 1 %, "
+                      "carried twice)", b.fmt(best["sent_rate"]) if best else
+                      f"none carried twice (once: {b.fmt(once['sent_rate'])})" if once else
+                      "none with loss <= 1 %",
                       f"plain Paho pub {b.fmt(base['rate'])}",
                       b.ratio(best["sent_rate"] if best else None, base["rate"]), ">= 0.8")
         for frac in (0.1, 0.8):
