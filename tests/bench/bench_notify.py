@@ -26,9 +26,8 @@ the mean of the two), and a plain loopback UDP send/receive rate.
    (0.25 s) after devsim stopped. Without that, a rate above what the path carries passed for
    five seconds on what the buffers held (64 MiB of socket buffers, mqtt.max_buffered), and
    "80 %" below was the path's limit with a standing backlog. That rate must then be carried
-   a second time (else 5 % less, twice, at most two steps down): near the limit a backlog
-   formed in the first second of some floods only, and a rate carried once lost values the
-   next time.
+   a second time (else 5 % less, twice, at most two steps down): near the limit a rate
+   carried once lost values the next time, as what the machine carries moves by a tenth.
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up); the baseline is the plain publisher at the same rate. At
@@ -381,10 +380,12 @@ def main():
                     best, low = r, offered
                 else:
                     high = offered
-        # Near the limit a rate could pass once and lose values the next time: a backlog formed
-        # in the first second (the registrations' messages on top of the flood) and drained for
-        # seconds with little headroom. The highest rate carried must be carried twice; when
-        # the repeat fails, 5 % less is tried (twice), at most two steps down.
+        # Near the limit a rate could pass once and lose values the next time: the registrations'
+        # messages put a few thousand values in the queue in the first 0.2 s, and with little
+        # headroom that backlog drained for seconds, or grew to the queue's limit while the
+        # machine carried less than the rate (which moves by a tenth). The highest rate carried
+        # must be carried twice; when the repeat fails, 5 % less is tried (twice), at most two
+        # steps down.
         once = best
         best = carried_twice(attempt, once["offered"], once) if once else None
         offered = once["offered"] if once else 0
