@@ -53,6 +53,9 @@ static const char usage_text[] =
     "  --concurrency K      requests in flight at once across devices (default 64)\n"
     "  --rate HZ            how often the changing resources change (default 1, 0: never):\n"
     "                       3303/x/5700 walks, 3/0/9 drains, 3/0/13 runs\n"
+    "  --rate-after S       the first change comes S seconds (fractions allowed) after\n"
+    "                       devsim starts (default 0): a fleet registers and is observed\n"
+    "                       before its traffic begins\n"
     "  --format F           content format of reads and notifications without Accept:\n"
     "                       tlv, senml-json, senml-cbor, json (11543), or text (text/plain\n"
     "                       for single values); default tlv for 1.0, senml-json after\n"
@@ -539,6 +542,7 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         OPT_TIMEOUT,
         OPT_CONCURRENCY,
         OPT_RATE,
+        OPT_RATE_AFTER,
         OPT_FORMAT,
         OPT_NOTIFY,
         OPT_TRACE,
@@ -571,6 +575,7 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
         {"rate", required_argument, NULL, OPT_RATE},
+        {"rate-after", required_argument, NULL, OPT_RATE_AFTER},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"notify", required_argument, NULL, OPT_NOTIFY},
         {"trace", no_argument, NULL, OPT_TRACE},
@@ -671,6 +676,10 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
         case OPT_RATE:
             if (!parse_seconds(optarg, &opt->rate) || opt->rate > GW_RATE_MAX)
                 return usage_error("--rate needs changes per second from 0 to 1000", optarg);
+            break;
+        case OPT_RATE_AFTER:
+            if (!parse_seconds(optarg, &opt->rate_after))
+                return usage_error("--rate-after needs a number of seconds", optarg);
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "tlv") != 0 && strcmp(optarg, "senml-json") != 0 &&

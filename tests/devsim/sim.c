@@ -783,7 +783,7 @@ static bool sim_setup(struct sim *sim)
         return false;
     choose_formats(sim);
     sim->started_ms = sim_now_ms();
-    sim->tick_round_ms = sim->started_ms;
+    sim->tick_round_ms = sim->started_ms + opt->rate_after * 1e3;
     sim->tick_ms = opt->rate > 0.0 ? 1e3 / opt->rate : 0.0;
     sim->model = model_new();
     sim->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -77,6 +77,7 @@ struct options {
     unsigned long concurrency;
     bool quiet;
     double rate;            /* changes per second of the changing resources, 0 for none */
+    double rate_after;      /* --rate-after: seconds from the start to the first change */
     const char *format;     /* --format name ("tlv", "senml-json", ...), or NULL for the default */
     bool notify_con;        /* notifications are confirmable */
     bool trace;             /* one JSON line per served request and per notification */
