@@ -77,22 +77,8 @@ void outbuf_i64(struct outbuf *o, int64_t v)
 /* A finite double in the shortest form that reads back to it, always with a '.' or an 'e'. */
 void outbuf_double(struct outbuf *o, double d)
 {
-    char tmp[40];
-    if (d == trunc(d) && fabs(d) < 9007199254740992.0) { /* integral and exact: "21.0" */
-        if (signbit(d) && d == 0.0)
-            outbuf_put(o, "-", 1);
-        outbuf_i64(o, (int64_t)d);
-        outbuf_put(o, ".0", 2);
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    outbuf_puts(o, tmp);
-    if (!strpbrk(tmp, ".e"))
-        outbuf_put(o, ".0", 2);
+    char tmp[GW_DOUBLE_MAX];
+    outbuf_put(o, tmp, gw_format_double(tmp, d, true));
 }
 
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */

@@ -77,6 +77,15 @@ bool gw_utf8_valid(const uint8_t *p, size_t n);
  * -GW_ERR_FULL when the bytes do not fit. Keys read from files and configuration use it. */
 int gw_hex_decode(const char *text, size_t len, uint8_t *out, size_t cap);
 
+/* Room for any double gw_format_double() writes, its terminating NUL included. */
+#define GW_DOUBLE_MAX 40
+
+/* Writes the finite `d` to `out` (GW_DOUBLE_MAX bytes) in the shortest form that reads back
+ * to it: an integral value below 2^53 as its digits ("-0" for negative zero), any other in
+ * printf's %g with 15 to 17 digits. With `keep_real`, ".0" follows when there is neither a '.'
+ * nor an exponent, so that JSON readers keep it a real. Returns the length. */
+size_t gw_format_double(char *out, double d, bool keep_real);
+
 /* Calls fn(fd, arg) for every socket the process has open (read from /proc/self/fd): for the
  * socket options the libraries keep to themselves. A descriptor another thread closes and
  * reuses meanwhile may be passed too; fn must tolerate any socket. */

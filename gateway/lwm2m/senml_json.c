@@ -363,15 +363,8 @@ int senml_json_put_string(struct senml_json_out *o, const uint8_t *p, size_t n)
 
 void senml_json_put_double(struct senml_json_out *o, double d, bool keep_real)
 {
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    senml_json_puts(o, tmp);
-    if (keep_real && !strpbrk(tmp, ".e"))
-        senml_json_put(o, ".0", 2);
+    char tmp[GW_DOUBLE_MAX];
+    senml_json_put(o, tmp, gw_format_double(tmp, d, keep_real));
 }
 
 static void put_base64(struct senml_json_out *o, const uint8_t *p, size_t n, bool url)

@@ -1,0 +1,41 @@
+/* num.c - doubles as text: the one writer behind the gateway's JSON payloads (outbuf.c) and
+ * SenML JSON (senml_json.c, which devsim's notifications use too). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+
+size_t gw_format_double(char *out, double d, bool keep_real)
+{
+    size_t n = 0;
+    /* Integral and exact (|d| < 2^53): its digits, without printf's multi-precision pass, which
+     * cost a time stamp three calls of snprintf and one of strtod. */
+    if (d == trunc(d) && fabs(d) < 9007199254740992.0) {
+        char tmp[20];
+        size_t i = sizeof(tmp);
+        uint64_t v = (uint64_t)fabs(d);
+        do {
+            tmp[--i] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        if (signbit(d))
+            out[n++] = '-';
+        memcpy(out + n, tmp + i, sizeof(tmp) - i);
+        n += sizeof(tmp) - i;
+    } else {
+        for (int prec = 15; prec <= 17; prec++) {
+            n = (size_t)snprintf(out, GW_DOUBLE_MAX, "%.*g", prec, d);
+            if (strtod(out, NULL) == d)
+                break;
+        }
+    }
+    out[n] = '\0';
+    if (keep_real && !strpbrk(out, ".e")) {
+        memcpy(out + n, ".0", 3);
+        n += 2;
+    }
+    return n;
+}

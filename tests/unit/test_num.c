@@ -1,0 +1,87 @@
+/* test_num.c - gw_format_double: the one writer of doubles as text. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gw.h"
+
+static void formats(double d, bool keep_real, const char *want)
+{
+    char out[GW_DOUBLE_MAX];
+    size_t n = gw_format_double(out, d, keep_real);
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void test_integral_values_are_their_digits(void **state)
+{
+    (void)state;
+    formats(0.0, false, "0");
+    formats(-0.0, false, "-0");
+    formats(21.0, false, "21");
+    formats(-42.0, false, "-42");
+    formats(1e15, false, "1000000000000000");               /* %.15g would say 1e+15 */
+    formats(1764250000123456.0, false, "1764250000123456"); /* a time stamp in us */
+    formats(9007199254740991.0, false, "9007199254740991"); /* 2^53 - 1 */
+}
+
+static void test_keep_real_adds_a_fraction_only_where_none_shows(void **state)
+{
+    (void)state;
+    formats(21.0, true, "21.0");
+    formats(-0.0, true, "-0.0");
+    formats(1764250000123456.0, true, "1764250000123456.0");
+    formats(21.5, true, "21.5");
+    formats(1e300, true, "1e+300");
+    formats(9007199254740994.0, true, "9007199254740994.0"); /* past 2^53: through %g */
+}
+
+static void test_other_values_take_the_shortest_form_that_reads_back(void **state)
+{
+    (void)state;
+    formats(21.5, false, "21.5");
+    formats(1.0 / 3.0, false, "0.3333333333333333");
+    formats(0.1 + 0.2, false, "0.30000000000000004");
+    formats(1e-7, false, "1e-07");
+    formats(1e20, false, "1e+20");
+    formats(-2.5e-308, false, "-2.5e-308");
+    formats(4.9406564584124654e-324, false, "4.94065645841247e-324");
+}
+
+/* Any finite double, from its bits: what is written reads back to it, and fits. */
+static void test_every_finite_double_reads_back(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        double d;
+        memcpy(&d, &x, sizeof(d));
+        if (!isfinite(d))
+            continue;
+        if (i % 2) /* integral values too, where the digits are written without printf */
+            d = trunc(fmod(d, 9007199254740992.0));
+        char out[GW_DOUBLE_MAX];
+        size_t n = gw_format_double(out, d, true);
+        assert_true(n < GW_DOUBLE_MAX);
+        assert_true(strtod(out, NULL) == d);
+        assert_non_null(strpbrk(out, ".e"));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_integral_values_are_their_digits),
+        cmocka_unit_test(test_keep_real_adds_a_fraction_only_where_none_shows),
+        cmocka_unit_test(test_other_values_take_the_shortest_form_that_reads_back),
+        cmocka_unit_test(test_every_finite_double_reads_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
