@@ -338,7 +338,7 @@ void observe_run_due(struct sim *sim, double now_ms)
         struct device *dev = sim->heap[0];
         observe_flush(dev, now_ms); /* moves it past now_ms, or out */
         if (dev->io_wanted)
-            sim_device_io(dev);
+            sim_device_send(dev);
         if (dev->heap_pos == 0 && dev->due_ms <= now_ms)
             break; /* a pmax too small to move the clock: wait for the next round */
     }

@@ -530,6 +530,24 @@ static void prepare_io(struct device *dev)
         coap_io_prepare_epoll(dev->ctx, now);
 }
 
+/* The end of a device's I/O: what it must do after a read or a send. */
+static void io_done(struct device *dev)
+{
+    if (dev->reap)
+        manage_reap(dev);
+    if (dev->io_wanted)
+        prepare_io(dev);
+    for (size_t i = 0; i < dev->layout->n; i++)
+        dev->nodes[i].armed = false;
+    dev->root.armed = false;
+}
+
+void sim_device_send(struct device *dev)
+{
+    prepare_io(dev);
+    io_done(dev);
+}
+
 void sim_device_io(struct device *dev)
 {
     struct epoll_event events[COAP_MAX_EPOLL_EVENTS];
@@ -561,13 +579,7 @@ void sim_device_io(struct device *dev)
         if (m > 0)
             coap_io_do_epoll(dev->ctx, events, m); /* prepares again per event */
     } while (n == COAP_MAX_EPOLL_EVENTS);
-    if (dev->reap)
-        manage_reap(dev);
-    if (dev->io_wanted)
-        prepare_io(dev);
-    for (size_t i = 0; i < dev->layout->n; i++)
-        dev->nodes[i].armed = false;
-    dev->root.armed = false;
+    io_done(dev);
 }
 
 void sim_set_muted(struct sim *sim, bool muted)
@@ -596,7 +608,7 @@ static void run_timers(struct sim *sim, double now)
         struct device *dev = &sim->devices[sim->tick_next];
         objects_tick(dev, now);
         if (dev->io_wanted)
-            sim_device_io(dev);
+            sim_device_send(dev);
         if (++sim->tick_next == sim->device_count) {
             sim->tick_next = 0;
             sim->tick_round_ms += sim->tick_ms;
