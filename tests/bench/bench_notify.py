@@ -32,7 +32,12 @@ runs, and a plain loopback UDP send/receive rate.
    mqtt.max_buffered), and "80 %" below was the path's limit with a standing backlog. That
    fraction must then be carried a second time (else 0.05 less, twice, at most STEPS_DOWN (6)
    steps down): near the limit a rate carried once lost values the next time; of the two, the
-   one that sent less is the figure.
+   one that sent less is the figure. Beside it, the machine's CPU per delivered message at
+   that rate, in parts (devsim, the gateway, the broker with the subscriber), against the
+   plain publisher's runs (itself, the broker with the subscriber). Most of the plain
+   publisher's runs leave the machine half idle, its threads waiting on each other; its fast
+   runs fill both cores. Where both paths fill the cores, their rates stand as the inverse of
+   their CPU per message: the row's ratio.
 3. Latency at 10 % and 80 % of that rate: devsim --stamp makes each value the sender's
    CLOCK_REALTIME in microseconds, the subscriber subtracts it from its receive time
    (p50/p99/max, after a warm-up of 0.5 s); the baseline is the plain publisher at the same
@@ -50,9 +55,10 @@ runs, and a plain loopback UDP send/receive rate.
    datagrams come alone, and each costs what libcoap's walk of its context's sessions costs, and
    the wake-ups of the threads it passes.
 
-One devsim process sends from one thread and tops out near 20000 notifications/s (libcoap
-re-arms the device's timerfd for each notification, costly in a VM), so the devices are spread
-over P devsim processes (GW_BENCH_NOTIFY_PROCS, default 3), each on its own 127.0.0.x. Every
+One devsim process sends from one thread, and on the saturated machine it has a fair share of
+the cores among the others: it fell behind what it was offered from about 58,000 to 69,000
+notifications/s, so the devices are spread over P devsim processes (GW_BENCH_NOTIFY_PROCS,
+default 3), each on its own 127.0.0.x. Every
 flood reports the CPU, in cores, of the gateway (and of its main thread, the one that cannot
 spread), of each devsim, the broker and the subscriber, and how busy the whole machine was
 (it may be shared): whichever is at a core (the gateway's main thread, a devsim) or the
@@ -154,7 +160,7 @@ def flood(qos, offered, perf=False, nice=0, stall=0.0):
                 "sub_cores": r.get("cpu_s", 0.0) / wall,
                 "machine_cores": (m1[0] - m0[0]) / max(1, m1[1] - m0[1]) * NCPU,
                 "machine_cpu": (m1[0] - m0[0]) / TICKS, "devsim_cpu": sum(devsim_cpu),
-                "perf": top}
+                "broker_cpu": bcpu, "sub_cpu": r.get("cpu_s", 0.0), "perf": top}
 
 
 GW_MAIN = "lwm2m-mqtt-gate"  # the main thread's name (comm: the binary's, cut to 15)
@@ -170,6 +176,17 @@ def per_cpu_second(r):
     plain publisher's own loop does not: this compares the two on the same CPU."""
     cpu = r["machine_cpu"] - r.get("devsim_cpu", 0.0)
     return r["received"] / cpu if cpu > 0 else None
+
+
+def cpu_parts(r):
+    """The machine's CPU per delivered message, in us, and its parts: the load generator
+    (devsim, or the plain publisher itself), the gateway (none for the plain publisher), and
+    the broker with the subscriber. What the parts leave is the rest of the machine."""
+    per = 1e6 / max(1, r["received"])
+    gen = r["devsim_cpu"] if "devsim_cpu" in r else r["pub_cpu"]
+    return {"machine": r["machine_cpu"] * per, "generator": gen * per,
+            "gateway": r.get("gw_cpu", 0.0) * per,
+            "broker_sub": (r["broker_cpu"] + r["sub_cpu"]) * per}
 
 
 def limit(r):
@@ -202,13 +219,14 @@ def plain_publisher(qos, rate=0.0, count=None):
         n = count or int(rate * (T + 1.0))
         sub = b.Subscriber(broker, ["base/+/data/3303/0/5700"], qos=qos, idle=3.0,
                            warmup=0.5 if rate else 0.0, max_seconds=120, expect=n)
-        m0 = b.machine_busy()
+        m0, bc0 = b.machine_busy(), b.cpu_seconds(broker.proc.pid)
         p = b.mqttload("pub", "--uri", broker.uri, "--prefix", "base", "--devices", D,
                        "--count", n, "--qos", qos, "--rate", rate)
         r = sub.result()
-        m1 = b.machine_busy()
+        m1, bcpu = b.machine_busy(), b.cpu_seconds(broker.proc.pid) - bc0
         return {"sent": p["sent"], "received": r["count"], "rate": r["rate"],
-                "machine_cpu": (m1[0] - m0[0]) / TICKS,
+                "machine_cpu": (m1[0] - m0[0]) / TICKS, "pub_cpu": p.get("cpu_s", 0.0),
+                "broker_cpu": bcpu, "sub_cpu": r.get("cpu_s", 0.0),
                 "cpu_per_msg": p.get("cpu_s", 0.0) / max(1, p["sent"]),
                 "p50": r.get("p50_us"), "p99": r.get("p99_us"), "max": r.get("max_us")}
 
@@ -244,7 +262,8 @@ def carried_twice(attempt, frac, first=None):
 def together(runs):
     """Runs of the plain publisher as one: the median rate, the mean CPU per message, the
     sums."""
-    r = {k: sum(x[k] for x in runs) for k in ("sent", "received", "machine_cpu")}
+    r = {k: sum(x[k] for x in runs)
+         for k in ("sent", "received", "machine_cpu", "pub_cpu", "broker_cpu", "sub_cpu")}
     r.update(rate=statistics.median(x["rate"] for x in runs),
              cpu_per_msg=statistics.mean(x["cpu_per_msg"] for x in runs))
     return r
@@ -335,9 +354,12 @@ def main():
         print(f"bench_notify: needs {', '.join(missing)} (tools/bench.sh builds them)")
         return 1
     udp = b.mqttload("udp", "--seconds", 1 if b.QUICK else 2, "--size", 100)
+    udp_us = udp["cpu_s"] / max(1, udp["received"]) * 1e6
     print(f"  plain UDP over loopback (100-byte datagrams, one sender, one receiver): "
-          f"{udp['rate']:,.0f}/s received of {udp['sent_rate']:,.0f}/s sent")
-    b.summary_row("notify", "plain UDP loopback datagrams/s (baseline)", b.fmt(udp["rate"]))
+          f"{udp['rate']:,.0f}/s received of {udp['sent_rate']:,.0f}/s sent, {udp_us:.1f} us "
+          "CPU per datagram (the send, the kernel's delivery and the receive)")
+    b.summary_row("notify", "plain UDP loopback datagrams/s (baseline); CPU us per datagram",
+                  f"{b.fmt(udp['rate'])}; {udp_us:.1f}")
     points, bases = {}, {}   # for the plot: (sent/s, delivered/s, loss <= 1 %) by QoS
     for qos in (0, 1):
         count = int(60000 * T) if qos == 0 else int(35000 * T)
@@ -459,6 +481,21 @@ def main():
                       "none with loss <= 1 %",
                       f"plain Paho pub {b.fmt(base['rate'])}",
                       b.ratio(best["sent_rate"] if best else None, base["rate"]), ">= 0.8")
+        # The rate of each path were it to fill the machine's cores is the inverse of its
+        # CPU per message: the last column is the ratio of the two (docstring, 2).
+        if best:
+            f, p = cpu_parts(best), cpu_parts(base)
+            print(f"  QoS {qos}: machine CPU per message at the highest rate carried: "
+                  f"{f['machine']:.1f} us (devsim {f['generator']:.1f}, gateway "
+                  f"{f['gateway']:.1f}, broker and subscriber {f['broker_sub']:.1f}); the plain "
+                  f"publisher's runs: {p['machine']:.1f} us (itself {p['generator']:.1f}, "
+                  f"broker and subscriber {p['broker_sub']:.1f})")
+            b.summary_row("notify", f"QoS {qos}: machine CPU us per message at the highest "
+                          "rate carried (devsim + gateway + broker and subscriber); ratio: the "
+                          "plain path's over it", f"{f['machine']:.1f} ({f['generator']:.1f} + "
+                          f"{f['gateway']:.1f} + {f['broker_sub']:.1f})",
+                          f"plain Paho pub {p['machine']:.1f} ({p['generator']:.1f} + "
+                          f"{p['broker_sub']:.1f})", b.ratio(p["machine"], f["machine"]), "-")
         for frac in (0.1, 0.8):
             rate = round(max_rate * frac, -1)
             # At 10 % one hiccup of the (shared) machine made a p99 ten times the other runs':
