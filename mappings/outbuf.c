@@ -5,7 +5,6 @@
 #include "outbuf.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

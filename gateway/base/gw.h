@@ -80,10 +80,11 @@ int gw_hex_decode(const char *text, size_t len, uint8_t *out, size_t cap);
 /* Room for any double gw_format_double() writes, its terminating NUL included. */
 #define GW_DOUBLE_MAX 40
 
-/* Writes the finite `d` to `out` (GW_DOUBLE_MAX bytes) in the shortest form that reads back
- * to it: an integral value below 2^53 as its digits ("-0" for negative zero), any other in
- * printf's %g with 15 to 17 digits. With `keep_real`, ".0" follows when there is neither a '.'
- * nor an exponent, so that JSON readers keep it a real. Returns the length. */
+/* Writes the finite `d` to `out` (GW_DOUBLE_MAX bytes) as text that reads back to exactly `d`:
+ * an integral value of magnitude below 2^53 as its digits ("-0" for negative zero), any other
+ * in printf's %g with the fewest of 15, 16 or 17 significant digits that reads back. With
+ * `keep_real`, ".0" follows when there is neither a '.' nor an exponent, so that JSON readers
+ * keep it a real. Returns the length. */
 size_t gw_format_double(char *out, double d, bool keep_real);
 
 /* Calls fn(fd, arg) for every socket the process has open (read from /proc/self/fd): for the

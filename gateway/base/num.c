@@ -1,5 +1,5 @@
-/* num.c - doubles as text: the one writer behind the gateway's JSON payloads (outbuf.c) and
- * SenML JSON (senml_json.c, which devsim's notifications use too). */
+/* num.c - doubles as text: the one writer behind the gateway's JSON payloads (outbuf.c),
+ * SenML JSON (senml_json.c, which devsim's notifications use too) and text/plain (text.c). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,8 +11,8 @@
 size_t gw_format_double(char *out, double d, bool keep_real)
 {
     size_t n = 0;
-    /* Integral and exact (|d| < 2^53): its digits, without printf's multi-precision pass, which
-     * cost a time stamp three calls of snprintf and one of strtod. */
+    /* Integral and exact (|d| < 2^53): its digits, without printf's multi-precision pass; a
+     * 16-digit time stamp cost two calls of snprintf and two of strtod that way. */
     if (d == trunc(d) && fabs(d) < 9007199254740992.0) {
         char tmp[20];
         size_t i = sizeof(tmp);

@@ -166,18 +166,6 @@ int text_decode(const uint8_t *buf, size_t len, const struct codec_ctx *ctx,
     return rc;
 }
 
-/* Shortest text that reads back as the same double. */
-static int format_float(double f, char *buf, size_t len)
-{
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, len, "%.*g", prec, f);
-        if (strtod(buf, NULL) == f)
-            break;
-    }
-    return n;
-}
-
 int text_encode(const struct data_records *in, const struct codec_ctx *ctx, uint8_t *buf,
                 size_t cap, size_t *written, char *err, size_t errlen)
 {
@@ -202,7 +190,7 @@ int text_encode(const struct data_records *in, const struct codec_ctx *ctx, uint
         if (data_value_convert(&r->value, want, &v, why, sizeof(why)) < 0)
             return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: %s", p, why);
     }
-    char tmp[40];
+    char tmp[GW_DOUBLE_MAX];
     const char *src = tmp;
     size_t n;
     switch (v.type) {
@@ -221,7 +209,7 @@ int text_encode(const struct data_records *in, const struct codec_ctx *ctx, uint
     case GW_TYPE_FLOAT:
         if (!isfinite(v.v.f))
             return gw_fail(-GW_ERR_INVALID, err, errlen, "%s: %g has no text/plain form", p, v.v.f);
-        n = (size_t)format_float(v.v.f, tmp, sizeof(tmp));
+        n = gw_format_double(tmp, v.v.f, false);
         break;
     case GW_TYPE_BOOLEAN:
         src = v.v.b ? "1" : "0";

@@ -55,15 +55,16 @@ runs, and a plain loopback UDP send/receive rate.
    datagrams come alone, and each costs what libcoap's walk of its context's sessions costs, and
    the wake-ups of the threads it passes.
 
-One devsim process sends from one thread, and on the saturated machine it has a fair share of
-the cores among the others: it fell behind what it was offered from about 58,000 to 69,000
-notifications/s, so the devices are spread over P devsim processes (GW_BENCH_NOTIFY_PROCS,
-default 3), each on its own 127.0.0.x. Every
-flood reports the CPU, in cores, of the gateway (and of its main thread, the one that cannot
-spread), of each devsim, the broker and the subscriber, and how busy the whole machine was
-(it may be shared): whichever is at a core (the gateway's main thread, a devsim) or the
-machine at all its cores, is the limit. The gateway's CPU per delivered notification stands
-beside the plain publisher's CPU per message: both are one Paho client.
+One devsim process sends from one thread, and on the saturated machine it has only a fair share
+of the cores: it fell behind what it was offered from about 58,000 to 69,000 notifications/s,
+near what the path carries at QoS 0, where a saturating flood must offer far more. So the
+devices are spread over P devsim processes (GW_BENCH_NOTIFY_PROCS, default 3), each on its own
+127.0.0.x, which send up to about 98,000/s in all. Every flood reports the CPU, in cores, of
+the gateway (and of its main thread, the one that cannot spread), of each devsim, the broker
+and the subscriber, and how busy the whole machine was (it may be shared): whichever is at a
+core (the gateway's main thread, a devsim) or the machine at all its cores, is the limit. The
+gateway's CPU per delivered notification stands beside the plain publisher's CPU per message:
+both are one Paho client.
 
 A flood's devices register and are observed, and their first values (the answers to the
 Observes) published, in its first QUIET (2) s; the subscriber and the counters start 0.5 s
@@ -181,7 +182,9 @@ def per_cpu_second(r):
 def cpu_parts(r):
     """The machine's CPU per delivered message, in us, and its parts: the load generator
     (devsim, or the plain publisher itself), the gateway (none for the plain publisher), and
-    the broker with the subscriber. What the parts leave is the rest of the machine."""
+    the broker with the subscriber. The whole comes from /proc/stat's ticks, the parts from
+    each process's own counters over windows a little apart (the subscriber's is its whole
+    life), so they need not add up to it exactly."""
     per = 1e6 / max(1, r["received"])
     gen = r["devsim_cpu"] if "devsim_cpu" in r else r["pub_cpu"]
     return {"machine": r["machine_cpu"] * per, "generator": gen * per,
@@ -354,10 +357,10 @@ def main():
         print(f"bench_notify: needs {', '.join(missing)} (tools/bench.sh builds them)")
         return 1
     udp = b.mqttload("udp", "--seconds", 1 if b.QUICK else 2, "--size", 100)
-    udp_us = udp["cpu_s"] / max(1, udp["received"]) * 1e6
+    udp_us = udp["cpu_s"] / max(1, udp["sent"]) * 1e6
     print(f"  plain UDP over loopback (100-byte datagrams, one sender, one receiver): "
           f"{udp['rate']:,.0f}/s received of {udp['sent_rate']:,.0f}/s sent, {udp_us:.1f} us "
-          "CPU per datagram (the send, the kernel's delivery and the receive)")
+          "CPU per datagram sent (the send, the kernel's delivery and the receive)")
     b.summary_row("notify", "plain UDP loopback datagrams/s (baseline); CPU us per datagram",
                   f"{b.fmt(udp['rate'])}; {udp_us:.1f}")
     points, bases = {}, {}   # for the plot: (sent/s, delivered/s, loss <= 1 %) by QoS
@@ -483,8 +486,9 @@ def main():
                       b.ratio(best["sent_rate"] if best else None, base["rate"]), ">= 0.8")
         # The rate of each path were it to fill the machine's cores is the inverse of its
         # CPU per message: the last column is the ratio of the two (docstring, 2).
-        if best:
-            f, p = cpu_parts(best), cpu_parts(base)
+        top = best or once
+        if top:
+            f, p = cpu_parts(top), cpu_parts(base)
             print(f"  QoS {qos}: machine CPU per message at the highest rate carried: "
                   f"{f['machine']:.1f} us (devsim {f['generator']:.1f}, gateway "
                   f"{f['gateway']:.1f}, broker and subscriber {f['broker_sub']:.1f}); the plain "
@@ -496,6 +500,9 @@ def main():
                           f"{f['gateway']:.1f} + {f['broker_sub']:.1f})",
                           f"plain Paho pub {p['machine']:.1f} ({p['generator']:.1f} + "
                           f"{p['broker_sub']:.1f})", b.ratio(p["machine"], f["machine"]), "-")
+        else:
+            b.summary_row("notify", f"QoS {qos}: machine CPU us per message at the highest "
+                          "rate carried", "none carried", "-", "-", "-")
         for frac in (0.1, 0.8):
             rate = round(max_rate * frac, -1)
             # At 10 % one hiccup of the (shared) machine made a p99 ten times the other runs':

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +55,8 @@ static void test_other_values_take_the_shortest_form_that_reads_back(void **stat
     formats(4.9406564584124654e-324, false, "4.94065645841247e-324");
 }
 
-/* Any finite double, from its bits: what is written reads back to it, and fits. */
+/* Any finite double, from its bits: what is written reads back to it, fits, and shows it is a
+ * real. */
 static void test_every_finite_double_reads_back(void **state)
 {
     (void)state;
@@ -65,13 +67,28 @@ static void test_every_finite_double_reads_back(void **state)
         memcpy(&d, &x, sizeof(d));
         if (!isfinite(d))
             continue;
-        if (i % 2) /* integral values too, where the digits are written without printf */
-            d = trunc(fmod(d, 9007199254740992.0));
         char out[GW_DOUBLE_MAX];
         size_t n = gw_format_double(out, d, true);
         assert_true(n < GW_DOUBLE_MAX);
         assert_true(strtod(out, NULL) == d);
         assert_non_null(strpbrk(out, ".e"));
+    }
+}
+
+/* Integers of every size below 2^53, either sign: the digits printf's %.0f writes. */
+static void test_integers_are_the_digits_printf_writes(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545f4914f6cdd1du;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double d = (double)(x >> (11 + x % 53)); /* 0 to 53 bits */
+        if (x & 1)
+            d = -d;
+        char out[GW_DOUBLE_MAX], want[GW_DOUBLE_MAX];
+        snprintf(want, sizeof(want), "%.0f", d);
+        assert_int_equal(gw_format_double(out, d, false), strlen(want));
+        assert_string_equal(out, want);
     }
 }
 
@@ -82,6 +99,7 @@ int main(void)
         cmocka_unit_test(test_keep_real_adds_a_fraction_only_where_none_shows),
         cmocka_unit_test(test_other_values_take_the_shortest_form_that_reads_back),
         cmocka_unit_test(test_every_finite_double_reads_back),
+        cmocka_unit_test(test_integers_are_the_digits_printf_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
