@@ -54,13 +54,8 @@ void outbuf_puts(struct outbuf *o, const char *s)
 
 void outbuf_u64(struct outbuf *o, uint64_t v)
 {
-    char tmp[20];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    outbuf_put(o, tmp + i, sizeof(tmp) - i);
+    char tmp[GW_U64_MAX];
+    outbuf_put(o, tmp, gw_format_u64(tmp, v));
 }
 
 void outbuf_i64(struct outbuf *o, int64_t v)

@@ -77,6 +77,13 @@ bool gw_utf8_valid(const uint8_t *p, size_t n);
  * -GW_ERR_FULL when the bytes do not fit. Keys read from files and configuration use it. */
 int gw_hex_decode(const char *text, size_t len, uint8_t *out, size_t cap);
 
+/* The most digits gw_format_u64() writes (2^64 - 1 has 20). */
+#define GW_U64_MAX 20
+
+/* Writes the decimal digits of `v` to `out` (GW_U64_MAX bytes), without a NUL, and returns
+ * how many. */
+size_t gw_format_u64(char *out, uint64_t v);
+
 /* Room for any double gw_format_double() writes, its terminating NUL included. */
 #define GW_DOUBLE_MAX 40
 

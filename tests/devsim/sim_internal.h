@@ -417,7 +417,8 @@ void sim_device_io(struct device *dev);
 
 /* Has libcoap send what the device was told to (notifications that became due, a value that
  * changed) without reading: what arrives meanwhile waits for the simulator's epoll set, which
- * calls sim_device_io(). A syscall a notification saved. The same rule for handlers. */
+ * calls sim_device_io(). That saves an epoll_wait per notification. Like sim_device_io(),
+ * never call it from inside a libcoap handler. */
 void sim_device_send(struct device *dev);
 
 /* Seconds since the simulator started, for the "t" of output lines. */

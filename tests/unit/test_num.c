@@ -1,4 +1,4 @@
-/* test_num.c - gw_format_double: the one writer of doubles as text. */
+/* test_num.c - gw_format_u64 and gw_format_double: numbers as text. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,6 +55,18 @@ static void test_other_values_take_the_shortest_form_that_reads_back(void **stat
     formats(4.9406564584124654e-324, false, "4.94065645841247e-324");
 }
 
+static void test_u64_digits_fill_the_room_at_most(void **state)
+{
+    (void)state;
+    char out[GW_U64_MAX + 1];
+    size_t n = gw_format_u64(out, 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out, "0", 1);
+    n = gw_format_u64(out, UINT64_MAX);
+    assert_int_equal(n, GW_U64_MAX);
+    assert_memory_equal(out, "18446744073709551615", GW_U64_MAX);
+}
+
 /* Any finite double, from its bits: what is written reads back to it, fits, and shows it is a
  * real. */
 static void test_every_finite_double_reads_back(void **state)
@@ -98,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_integral_values_are_their_digits),
         cmocka_unit_test(test_keep_real_adds_a_fraction_only_where_none_shows),
         cmocka_unit_test(test_other_values_take_the_shortest_form_that_reads_back),
+        cmocka_unit_test(test_u64_digits_fill_the_room_at_most),
         cmocka_unit_test(test_every_finite_double_reads_back),
         cmocka_unit_test(test_integers_are_the_digits_printf_writes),
     };
